@@ -1,0 +1,115 @@
+// The project definition: projen writes package.json, tsconfig files, tasks and ignore files from this.
+import { awscdk, javascript, JsonFile } from 'projen';
+
+/** Handler entry points under lambda/, each bundled into assets/<name>/index.js at build time. */
+const HANDLERS = ['create-snapshots', 'clean-up'];
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-snapshot-policy',
+  description:
+    'Crash-consistent multi-volume EC2 snapshot sets for tagged fleets: one construct for Regions, Local Zones and Outposts, with retention that never deletes what it should keep.',
+  keywords: ['cdk', 'awscdk', 'aws-cdk', 'ec2', 'ebs', 'snapshot', 'backup', 'createsnapshots', 'retention', 'local-zones', 'outposts'],
+  author: 'cdk-snapshot-policy maintainers',
+  authorAddress: 'maintainers@users.noreply.github.com',
+  repositoryUrl: 'https://github.com/cdk-snapshot-policy/cdk-snapshot-policy.git',
+  license: 'Apache-2.0',
+  stability: 'experimental',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  // aws-scheduler and aws-scheduler-targets are stable L2 modules from this floor on.
+  cdkVersion: '2.200.0',
+  jsiiVersion: '~6.0.0',
+  projenVersion: '0.103.25',
+  typescriptVersion: '~5.9.0',
+
+  srcdir: 'lib',
+  libdir: 'out',
+  entrypoint: 'out/index.js',
+  testdir: 'test',
+
+  publishToPypi: {
+    distName: 'cdk-snapshot-policy',
+    module: 'cdk_snapshot_policy',
+  },
+
+  // Handlers live in lambda/ and are bundled by the tasks below, not discovered in lib/.
+  lambdaAutoDiscover: false,
+  integrationTestAutoDiscover: false,
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+
+  devDeps: [
+    '@aws-sdk/client-ec2',
+    '@smithy/types',
+    'aws-sdk-client-mock',
+    'fast-check',
+    'esbuild',
+    '@types/aws-lambda',
+  ],
+  eslintOptions: {
+    dirs: ['lib', 'lambda'],
+    devdirs: ['test', 'bench', 'demo', 'scripts'],
+  },
+  tsconfig: {
+    compilerOptions: {
+      lib: ['es2022'],
+    },
+  },
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testTimeout: 120_000,
+    },
+  },
+  gitignore: ['/assets/', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
+});
+
+// Handler bundles: ESM entry points first (mainFields module,main) let esbuild drop most of the SDK.
+// Each lands in assets/<name>/index.js, which ships in the npm package and so in the Python wheel.
+const bundle = project.addTask('bundle:handlers', {
+  description: 'Bundle the Lambda handlers (SDK included) into assets/',
+});
+for (const name of HANDLERS) {
+  bundle.exec(
+    `esbuild lambda/${name}.ts --bundle --platform=node --target=node20 --format=cjs ` +
+      `--main-fields=module,main --minify --legal-comments=none --outfile=assets/${name}/index.js`,
+  );
+}
+project.preCompileTask.spawn(bundle);
+// `npm test` on a fresh clone must find the assets the constructs point at.
+project.testTask.prependSpawn(bundle);
+
+// The handler code is part of the published package (and so of the Python wheel).
+project.npmignore?.addPatterns('!/assets/', '/demo/', '/bench/', '/scripts/', '/lambda/', '/examples/', '/.ci/');
+
+// Type-check the handler, bench and demo sources too (jsii compiles only lib/).
+new JsonFile(project, 'tsconfig.dev.json', {
+  obj: {
+    extends: './tsconfig.json',
+    compilerOptions: { rootDir: '.', noEmit: true },
+    include: ['lib/**/*.ts', 'lambda/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts', 'scripts/**/*.ts'],
+  },
+});
+project.compileTask.exec('tsc -p tsconfig.dev.json');
+
+project.addTask('demo', {
+  description: 'Synthesize the example app and run its handler assets against a local EC2 emulator',
+  steps: [{ spawn: 'bundle:handlers' }, { exec: 'ts-node --transpile-only demo/main.ts' }],
+});
+
+project.addTask('bench:bundle', {
+  description: 'Print the size and load time of the handler bundled with ESM and with CommonJS entry points',
+  exec: 'ts-node --transpile-only bench/bundle-size.ts',
+});
+
+project.addTask('package:python-local', {
+  description: 'Build the Python wheel and sdist with the locally available build tools',
+  exec: 'bash scripts/package-python.sh',
+});
+
+project.synth();

@@ -1,0 +1,60 @@
+// Lambda entry point of the snapshot run. The schedule invokes it with {"slot": "<scheduled time>"};
+// on demand, any event works (the slot is then the current minute). An orchestrator can call the phases
+// apart: {"phase": "plan"} returns the plan, {"phase": "execute", "slot", "requests"} sends a batch.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { PolicyConfig, readConfig } from './config';
+import { defaultBuckets, Ec2Adapter } from './ec2';
+import { log } from './log';
+import { InstanceOutcome, PlannedSnapshot } from './model';
+import { slotOf } from './plan';
+import { executeRequests, planErrorOutcomes, planRun, RunReport, summarize } from './run-snapshots';
+
+export interface SnapshotEvent {
+  readonly slot?: string;
+  readonly phase?: 'plan' | 'execute' | 'all';
+  readonly requests?: PlannedSnapshot[];
+}
+
+interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+let state: { config: PolicyConfig; ec2: Ec2Adapter } | undefined;
+
+/** Created once per container; the SDK's standard retry strategy backs off on throttling and 5xx. */
+function init() {
+  if (!state) {
+    const config = readConfig(process.env);
+    const client = new EC2Client({ maxAttempts: 3 });
+    state = { config, ec2: new Ec2Adapter(client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
+  }
+  return state;
+}
+
+export async function handler(event: SnapshotEvent | undefined, context?: LambdaContext): Promise<unknown> {
+  const { config, ec2 } = init();
+  const slot = slotOf(event, new Date());
+  const remaining = context?.getRemainingTimeInMillis() ?? 15 * 60_000;
+  const deadline = Date.now() + remaining - config.safetyMarginSeconds * 1000;
+  const phase = event?.phase ?? 'all';
+  log('run-started', { policyId: config.policyId, slot, phase, dryRun: config.dryRun });
+
+  if (phase === 'plan') return planRun(ec2, config, slot);
+
+  let requests: readonly PlannedSnapshot[];
+  let failedInPlan: InstanceOutcome[] = [];
+  if (phase === 'execute') {
+    requests = event?.requests ?? [];
+  } else {
+    const plan = await planRun(ec2, config, slot);
+    requests = plan.requests;
+    failedInPlan = planErrorOutcomes(plan);
+  }
+  const outcomes = await executeRequests(ec2, requests, {
+    deadline, concurrency: config.concurrency, maxAttempts: 5,
+  });
+  const report: RunReport = summarize(config, slot, [...failedInPlan, ...outcomes]);
+  const { outcomes: _, ...totals } = report;
+  log('run-finished', totals, report.failed + report.notReached > 0 ? 'ERROR' : 'INFO');
+  return report;
+}

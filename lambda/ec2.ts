@@ -1,0 +1,124 @@
+// The only module that talks to EC2: thin calls that turn SDK shapes into the plain data of model.ts.
+// Every call takes a token from the bucket of its action family before it is sent.
+import {
+  CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, EC2Client,
+  paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Tag,
+} from '@aws-sdk/client-ec2';
+import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from './model';
+import { TokenBucket } from './rate-limiter';
+
+function tagMap(tags: Tag[] | undefined): Tags {
+  const result: Tags = {};
+  for (const tag of tags ?? []) {
+    if (tag.Key !== undefined) result[tag.Key] = tag.Value ?? '';
+  }
+  return result;
+}
+
+export interface Buckets {
+  /** DescribeInstances, DescribeVolumes, DescribeSnapshots, DescribeAvailabilityZones. */
+  readonly describe: TokenBucket;
+  /** CreateSnapshots and DeleteSnapshot. */
+  readonly mutate: TokenBucket;
+}
+
+/** Default buckets: EC2's documented sizes for the paginated describe calls and for snapshot mutations. */
+export function defaultBuckets(mutateBurst = 100, mutateRatePerSecond = 5): Buckets {
+  return { describe: new TokenBucket(100, 20), mutate: new TokenBucket(mutateBurst, mutateRatePerSecond) };
+}
+
+export class Ec2Adapter {
+  constructor(readonly client: EC2Client, readonly buckets: Buckets) {}
+
+  async listInstances(filters: Array<{ Name: string; Values: string[] }>): Promise<InstanceInfo[]> {
+    const instances: InstanceInfo[] = [];
+    const pages = paginateDescribeInstances({ client: this.client, pageSize: 1000 }, { Filters: filters });
+    for await (const page of this.paced(pages)) {
+      for (const reservation of page.Reservations ?? []) {
+        for (const i of reservation.Instances ?? []) {
+          if (!i.InstanceId) continue;
+          instances.push({
+            instanceId: i.InstanceId,
+            state: i.State?.Name,
+            availabilityZone: i.Placement?.AvailabilityZone,
+            outpostArn: i.OutpostArn || undefined,
+            rootDeviceName: i.RootDeviceName,
+            volumes: (i.BlockDeviceMappings ?? [])
+              .filter((m) => m.Ebs?.VolumeId)
+              .map((m) => ({ deviceName: m.DeviceName, volumeId: m.Ebs!.VolumeId! })),
+            tags: tagMap(i.Tags),
+          });
+        }
+      }
+    }
+    return instances;
+  }
+
+  /** Zone name to zone type, for every zone of the Region, opted in or not. */
+  async zoneTypes(): Promise<Map<string, string>> {
+    await this.buckets.describe.take();
+    const out = await this.client.send(new DescribeAvailabilityZonesCommand({ AllAvailabilityZones: true }));
+    return new Map((out.AvailabilityZones ?? []).filter((z) => z.ZoneName).map((z) => [z.ZoneName!, z.ZoneType ?? '']));
+  }
+
+  /** Volumes carrying any of the given tag keys (their values are checked by the planner). */
+  async volumesWithTagKeys(keys: string[]): Promise<VolumeInfo[]> {
+    if (keys.length === 0) return [];
+    const volumes: VolumeInfo[] = [];
+    const pages = paginateDescribeVolumes({ client: this.client, pageSize: 500 }, { Filters: [{ Name: 'tag-key', Values: keys }] });
+    for await (const page of this.paced(pages)) {
+      for (const v of page.Volumes ?? []) {
+        if (!v.VolumeId) continue;
+        volumes.push({
+          volumeId: v.VolumeId,
+          attachedInstanceIds: (v.Attachments ?? []).map((a) => a.InstanceId).filter((id): id is string => !!id),
+          tags: tagMap(v.Tags),
+        });
+      }
+    }
+    return volumes;
+  }
+
+  /** Sends one planned request; the bucket is taken by the caller's pacer. */
+  async createSnapshots(params: CreateSnapshotsParams): Promise<string[]> {
+    const out = await this.client.send(new CreateSnapshotsCommand(params));
+    return (out.Snapshots ?? []).map((s) => s.SnapshotId).filter((id): id is string => !!id);
+  }
+
+  /** The snapshots this account owns that carry the policy's id tag. */
+  async listPolicySnapshots(policyIdTag: string, policyId: string): Promise<SnapshotInfo[]> {
+    const snapshots: SnapshotInfo[] = [];
+    const pages = paginateDescribeSnapshots(
+      { client: this.client, pageSize: 1000 },
+      { OwnerIds: ['self'], Filters: [{ Name: `tag:${policyIdTag}`, Values: [policyId] }] },
+    );
+    for await (const page of this.paced(pages)) {
+      for (const s of page.Snapshots ?? []) {
+        if (!s.SnapshotId) continue;
+        snapshots.push({
+          snapshotId: s.SnapshotId,
+          state: s.State ?? 'unknown',
+          startTime: s.StartTime?.toISOString(),
+          tags: tagMap(s.Tags),
+        });
+      }
+    }
+    return snapshots;
+  }
+
+  /** Deletes one snapshot; the bucket is taken by the caller's pacer. */
+  async deleteSnapshot(snapshotId: string, dryRun: boolean): Promise<void> {
+    await this.client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, ...(dryRun ? { DryRun: true } : {}) }));
+  }
+
+  /** Takes a describe token before each page is fetched. */
+  private async *paced<P>(pages: AsyncIterable<P>): AsyncIterable<P> {
+    const iterator = pages[Symbol.asyncIterator]();
+    for (;;) {
+      await this.buckets.describe.take();
+      const { value, done } = await iterator.next();
+      if (done) return;
+      yield value;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// Classifies EC2 errors by their code. The SDK puts the code in `name` (and `Code` on some paths).
+
+export function errorCode(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { name?: unknown; Code?: unknown; code?: unknown };
+    for (const candidate of [e.Code, e.code, e.name]) {
+      if (typeof candidate === 'string' && candidate !== '' && candidate !== 'Error') return candidate;
+    }
+  }
+  return 'UnknownError';
+}
+
+export function errorMessage(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return message && message !== code ? `${code}: ${message}` : code;
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const meta = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
+  return meta?.httpStatusCode;
+}
+
+/** Errors worth another attempt later in the same run: throttling, per-volume limits and server faults. */
+const RETRYABLE = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'SnapshotCreationPerVolumeRateExceeded',
+  'ConcurrentSnapshotLimitExceeded',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'Unavailable',
+  'TimeoutError',
+]);
+
+export function isRetryable(error: unknown): boolean {
+  const status = httpStatus(error);
+  return RETRYABLE.has(errorCode(error)) || (status !== undefined && status >= 500);
+}

@@ -1,0 +1,204 @@
+// Decides which snapshot sets the cleaner keeps and which it deletes. Pure: plain data in, decisions out.
+//
+// Keep rules follow restic's `forget` (https://restic.readthedocs.io/en/stable/060_forget.html): `last`
+// keeps the n newest sets; `hourly`..`yearly` keep the newest set in each of the n newest hours, days,
+// ISO weeks, months or years that have a set (buckets in the schedule's time zone); `within` keeps every
+// set whose slot is within that duration of the newest set. A set is kept when any rule keeps it.
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from './model';
+
+export interface RetentionRules {
+  readonly last?: number;
+  readonly hourly?: number;
+  readonly daily?: number;
+  readonly weekly?: number;
+  readonly monthly?: number;
+  readonly yearly?: number;
+  readonly withinSeconds?: number;
+}
+
+export type SetState = 'completed' | 'pending' | 'error';
+
+/** All snapshots one run made of one instance: the unit that is kept or deleted. */
+export interface SnapshotSet {
+  readonly instanceId: string;
+  readonly slot: string;
+  readonly slotTime: number;
+  readonly state: SetState;
+  readonly held: boolean;
+  readonly snapshotIds: string[];
+}
+
+export interface SetDecision {
+  readonly set: SnapshotSet;
+  readonly action: 'keep' | 'delete';
+  readonly reasons: string[];
+}
+
+export interface CleanupOptions {
+  readonly policyId: string;
+  readonly rules: RetentionRules;
+  readonly timeZone: string;
+  readonly now: Date;
+  /** Sets in error are deleted once their slot is this many seconds old. */
+  readonly errorGraceSeconds: number;
+  /** A set with any snapshot carrying this tag key is never deleted. */
+  readonly holdTag?: string;
+  /**
+   * The instances that still carry the policy's tags. When given, sets of any other instance are orphans:
+   * they follow the same rules until their newest set is `orphanRetentionSeconds` old, then expire.
+   */
+  readonly liveInstanceIds?: ReadonlySet<string>;
+  readonly orphanRetentionSeconds?: number;
+}
+
+export interface Grouping {
+  readonly sets: SnapshotSet[];
+  /** Snapshots with this policy's id but without a readable instance or slot tag: never touched. */
+  readonly unrecognized: SnapshotInfo[];
+}
+
+/** Groups the policy's snapshots into sets by (instance, slot). Snapshots of other policies are ignored. */
+export function groupSets(snapshots: readonly SnapshotInfo[], policyId: string, holdTag?: string): Grouping {
+  const bySet = new Map<string, SnapshotInfo[]>();
+  const unrecognized: SnapshotInfo[] = [];
+  for (const snapshot of snapshots) {
+    if (snapshot.tags[POLICY_ID_TAG] !== policyId) continue;
+    const instanceId = snapshot.tags[INSTANCE_ID_TAG];
+    const slot = snapshot.tags[SLOT_TAG];
+    if (!instanceId || !slot || Number.isNaN(Date.parse(slot))) {
+      unrecognized.push(snapshot);
+      continue;
+    }
+    const key = `${instanceId}\u0000${slot}`;
+    const list = bySet.get(key) ?? [];
+    list.push(snapshot);
+    bySet.set(key, list);
+  }
+  const sets: SnapshotSet[] = [];
+  for (const members of bySet.values()) {
+    const states = members.map((s) => s.state);
+    const state: SetState = states.includes('error') ? 'error' : states.every((s) => s === 'completed') ? 'completed' : 'pending';
+    sets.push({
+      instanceId: members[0].tags[INSTANCE_ID_TAG],
+      slot: members[0].tags[SLOT_TAG],
+      slotTime: Date.parse(members[0].tags[SLOT_TAG]),
+      state,
+      held: holdTag !== undefined && members.some((s) => holdTag in s.tags),
+      snapshotIds: members.map((s) => s.snapshotId).sort(),
+    });
+  }
+  sets.sort((a, b) => a.instanceId.localeCompare(b.instanceId) || b.slotTime - a.slotTime);
+  return { sets, unrecognized };
+}
+
+type Bucket = 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly';
+const BUCKETS: Bucket[] = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'];
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function localParts(time: number, timeZone: string): { y: number; m: number; d: number; h: number } {
+  let fmt = formatters.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', hourCycle: 'h23',
+    });
+    formatters.set(timeZone, fmt);
+  }
+  const parts: Record<string, number> = {};
+  for (const p of fmt.formatToParts(new Date(time))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  return { y: parts.year, m: parts.month, d: parts.day, h: parts.hour };
+}
+
+/** ISO-8601 week-numbering year and week of a calendar date. */
+function isoWeek(y: number, m: number, d: number): string {
+  const date = new Date(Date.UTC(y, m - 1, d));
+  const weekday = date.getUTCDay() || 7; // Monday 1 .. Sunday 7
+  date.setUTCDate(date.getUTCDate() + 4 - weekday); // the Thursday of this week decides its year
+  const year = date.getUTCFullYear();
+  const week = Math.ceil(((date.getTime() - Date.UTC(year, 0, 1)) / 86_400_000 + 1) / 7);
+  return `${year}-W${week}`;
+}
+
+/** The bucket a slot falls in, in the given time zone. */
+export function bucketKey(bucket: Bucket, time: number, timeZone: string): string {
+  const { y, m, d, h } = localParts(time, timeZone);
+  switch (bucket) {
+    case 'hourly': return `${y}-${m}-${d}T${h}`;
+    case 'daily': return `${y}-${m}-${d}`;
+    case 'weekly': return isoWeek(y, m, d);
+    case 'monthly': return `${y}-${m}`;
+    case 'yearly': return `${y}`;
+  }
+}
+
+/**
+ * Which of the given completed sets (newest first, one instance) the rules keep, with the rules that keep
+ * each one. Sets the rules do not keep are absent from the result.
+ */
+export function applyRules(
+  completedNewestFirst: readonly SnapshotSet[], rules: RetentionRules, timeZone: string,
+): Map<SnapshotSet, string[]> {
+  const kept = new Map<SnapshotSet, string[]>();
+  const keep = (set: SnapshotSet, reason: string) => kept.set(set, [...(kept.get(set) ?? []), reason]);
+  completedNewestFirst.slice(0, rules.last ?? 0).forEach((set) => keep(set, 'last'));
+  for (const bucket of BUCKETS) {
+    let remaining = rules[bucket] ?? 0;
+    let previous: string | undefined;
+    for (const set of completedNewestFirst) {
+      if (remaining <= 0) break;
+      const key = bucketKey(bucket, set.slotTime, timeZone);
+      if (key !== previous) {
+        keep(set, bucket);
+        remaining -= 1;
+        previous = key;
+      }
+    }
+  }
+  if (rules.withinSeconds && completedNewestFirst.length > 0) {
+    const newest = completedNewestFirst[0].slotTime;
+    for (const set of completedNewestFirst) {
+      if (newest - set.slotTime <= rules.withinSeconds * 1000) keep(set, 'within');
+    }
+  }
+  return kept;
+}
+
+/**
+ * Decides every set's fate, instance by instance. The guarantees, whatever the rules say:
+ * - only sets of this policy are considered (grouping drops the rest);
+ * - a held set, a pending set and the newest completed set of an instance are kept;
+ * - only completed sets count for the rules, so a failed or unfinished run never pushes an older set out;
+ * - a set in error is deleted only after the grace period.
+ */
+export function decideSets(sets: readonly SnapshotSet[], options: CleanupOptions): SetDecision[] {
+  const byInstance = new Map<string, SnapshotSet[]>();
+  for (const set of sets) {
+    byInstance.set(set.instanceId, [...(byInstance.get(set.instanceId) ?? []), set]);
+  }
+  const decisions: SetDecision[] = [];
+  const now = options.now.getTime();
+  for (const [instanceId, instanceSets] of byInstance) {
+    const newestFirst = [...instanceSets].sort((a, b) => b.slotTime - a.slotTime);
+    const completed = newestFirst.filter((s) => s.state === 'completed');
+    const orphan = options.liveInstanceIds !== undefined && !options.liveInstanceIds.has(instanceId);
+    const orphanExpired = orphan && options.orphanRetentionSeconds !== undefined && completed.length > 0 &&
+      now - completed[0].slotTime > options.orphanRetentionSeconds * 1000;
+    const byRules = orphanExpired ? new Map<SnapshotSet, string[]>() : applyRules(completed, options.rules, options.timeZone);
+    for (const set of newestFirst) {
+      const reasons: string[] = [];
+      if (set.held) reasons.push('held');
+      if (set.state === 'pending') reasons.push('pending');
+      if (set.state === 'error' && now - set.slotTime < options.errorGraceSeconds * 1000) reasons.push('error-grace');
+      if (set === completed[0] && !orphanExpired) reasons.push('newest');
+      reasons.push(...(byRules.get(set) ?? []));
+      if (reasons.length > 0) {
+        decisions.push({ set, action: 'keep', reasons });
+      } else {
+        const why = set.state === 'error' ? 'error-expired' : orphanExpired ? 'orphan-expired' : 'expired';
+        decisions.push({ set, action: 'delete', reasons: [why] });
+      }
+    }
+  }
+  return decisions;
+}

@@ -1,0 +1,99 @@
+// A snapshot run in two phases that an orchestrator can also call apart: plan (one pass over the fleet,
+// pure decisions) and execute (send a batch of planned requests under the rate limit).
+import { PolicyConfig } from './config';
+import { Ec2Adapter } from './ec2';
+import { log } from './log';
+import { InstanceOutcome, PlannedSnapshot, SnapshotPlan } from './model';
+import { runPaced } from './pacer';
+import { instanceFilters, planSnapshots } from './plan';
+
+export async function planRun(ec2: Ec2Adapter, config: PolicyConfig, slot: string): Promise<SnapshotPlan> {
+  const [instances, zoneTypes, taggedVolumes] = await Promise.all([
+    ec2.listInstances(instanceFilters(config.instanceTags)),
+    ec2.zoneTypes(),
+    ec2.volumesWithTagKeys(Object.keys(config.excludeDataVolumeTags)),
+  ]);
+  const plan = planSnapshots({ slot, instances, zoneTypes, taggedVolumes, options: config });
+  for (const request of plan.requests) {
+    log('planned', {
+      slot,
+      instanceId: request.instanceId,
+      placement: request.placement,
+      zone: request.zone,
+      volumeIds: request.volumeIds,
+      excludedVolumeIds: request.excludedVolumeIds,
+      location: request.params.Location,
+      outpostArn: request.params.OutpostArn,
+    });
+  }
+  for (const error of plan.errors) log('plan-failed', { slot, instanceId: error.instanceId, error: error.error }, 'ERROR');
+  return plan;
+}
+
+export interface ExecuteOptions {
+  readonly deadline: number;
+  readonly concurrency: number;
+  readonly maxAttempts: number;
+  readonly backoffMs?: (attempt: number, error: unknown) => number;
+}
+
+export async function executeRequests(
+  ec2: Ec2Adapter, requests: readonly PlannedSnapshot[], options: ExecuteOptions,
+): Promise<InstanceOutcome[]> {
+  const results = await runPaced(requests, (r) => ec2.createSnapshots(r.params), {
+    bucket: ec2.buckets.mutate,
+    concurrency: options.concurrency,
+    deadline: options.deadline,
+    maxAttempts: options.maxAttempts,
+    backoffMs: options.backoffMs,
+  });
+  return results.map((result, i): InstanceOutcome => {
+    const instanceId = requests[i].instanceId;
+    let outcome: InstanceOutcome;
+    if (result.status === 'ok') {
+      outcome = { instanceId, status: 'created', snapshotIds: result.value, attempts: result.attempts };
+    } else if (result.status === 'failed' && result.code === 'DryRunOperation') {
+      // EC2's answer to a permitted dry run: the request would have succeeded.
+      outcome = { instanceId, status: 'dry-run', attempts: result.attempts };
+    } else if (result.status === 'failed') {
+      outcome = { instanceId, status: 'failed', error: result.error, attempts: result.attempts };
+    } else {
+      outcome = { instanceId, status: 'not-reached', attempts: 0 };
+    }
+    const level = outcome.status === 'failed' || outcome.status === 'not-reached' ? 'ERROR' : 'INFO';
+    log(`snapshot-${outcome.status}`, { ...outcome }, level);
+    return outcome;
+  });
+}
+
+export interface RunReport {
+  readonly policyId: string;
+  readonly slot: string;
+  readonly dryRun: boolean;
+  readonly planned: number;
+  readonly created: number;
+  readonly dryRunOk: number;
+  readonly failed: number;
+  readonly notReached: number;
+  readonly outcomes: InstanceOutcome[];
+}
+
+export function summarize(config: PolicyConfig, slot: string, outcomes: InstanceOutcome[]): RunReport {
+  const count = (status: InstanceOutcome['status']) => outcomes.filter((o) => o.status === status).length;
+  return {
+    policyId: config.policyId,
+    slot,
+    dryRun: config.dryRun,
+    planned: outcomes.length,
+    created: count('created'),
+    dryRunOk: count('dry-run'),
+    failed: count('failed'),
+    notReached: count('not-reached'),
+    outcomes,
+  };
+}
+
+/** A plan error becomes a failed outcome, so every targeted instance appears in the report. */
+export function planErrorOutcomes(plan: SnapshotPlan): InstanceOutcome[] {
+  return plan.errors.map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error, attempts: 0 }));
+}

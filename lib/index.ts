@@ -1,0 +1,3 @@
+export * from './snapshot-policy';
+export * from './retention';
+export * from './snapshot-destination';

@@ -1,0 +1,366 @@
+// The SnapshotPolicy construct: a schedule, a snapshot function and a retention cleaner for a tagged fleet.
+import * as path from 'path';
+import {
+  Annotations, ArnFormat, Duration, Names, Stack, Token,
+  aws_iam as iam, aws_lambda as lambda, aws_logs as logs,
+  aws_scheduler as scheduler, aws_scheduler_targets as targets,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { Retention } from './retention';
+import { SnapshotDestination } from './snapshot-destination';
+
+/** Tag keys the policy writes on every snapshot; users may not set them in `snapshotTags`. */
+const POLICY_ID_TAG = 'snapshot-policy:id';
+const RESERVED_TAG_PREFIX = 'snapshot-policy:';
+/** EC2 allows 50 tags per resource; the policy writes 3 of its own. */
+const MAX_USER_SNAPSHOT_TAGS = 47;
+const MAX_DESCRIPTION_LENGTH = 255;
+const POLICY_NAME_PATTERN = /^[A-Za-z0-9 _.:/=+\-@]{1,128}$/;
+
+/** Properties of a {@link SnapshotPolicy}. */
+export interface SnapshotPolicyProps {
+  /**
+   * The tags that select the fleet: every instance carrying all of these tag pairs (in state pending,
+   * running, stopping or stopped) gets one crash-consistent snapshot set per run.
+   */
+  readonly instanceTags: { [key: string]: string };
+
+  /**
+   * When snapshot runs start. The time zone of the expression is also the one retention buckets
+   * (days, weeks, months) are computed in.
+   * @default - every day at 03:00 UTC
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+
+  /**
+   * Which snapshot sets of each instance the cleaner keeps.
+   * @default - Retention.keepLast(7)
+   */
+  readonly retention?: Retention;
+
+  /**
+   * When the retention cleaner runs.
+   * @default - the same expression as `schedule`
+   */
+  readonly cleanupSchedule?: scheduler.ScheduleExpression;
+
+  /**
+   * Leave the boot (root) volume out of each set.
+   * @default false
+   */
+  readonly excludeBootVolume?: boolean;
+
+  /**
+   * Data volumes carrying any of these tag pairs are left out of their instance's set (at most 40 per
+   * instance, the CreateSnapshots limit).
+   * @default - no data volume is left out
+   */
+  readonly excludeDataVolumeTags?: { [key: string]: string };
+
+  /**
+   * Copy each volume's tags onto its snapshot (`CopyTagsFromSource=volume`).
+   * @default false
+   */
+  readonly copyVolumeTags?: boolean;
+
+  /**
+   * Tags added to every snapshot, besides the policy's own `snapshot-policy:*` tags (at most 47).
+   * @default - only the policy's own tags
+   */
+  readonly snapshotTags?: { [key: string]: string };
+
+  /**
+   * The description of every snapshot (at most 255 characters).
+   * @default - "Created by cdk-snapshot-policy <policyName>"
+   */
+  readonly description?: string;
+
+  /**
+   * Where snapshots of instances in a Local Zone are stored.
+   * @default SnapshotDestination.PARENT_REGION
+   * @see https://docs.aws.amazon.com/ebs/latest/userguide/snapshots-localzones.html
+   */
+  readonly localZoneDestination?: SnapshotDestination;
+
+  /**
+   * Where snapshots of instances on an Outpost are stored.
+   * @default SnapshotDestination.PARENT_REGION
+   * @see https://docs.aws.amazon.com/ebs/latest/userguide/snapshots-outposts.html
+   */
+  readonly outpostDestination?: SnapshotDestination;
+
+  /**
+   * Send every CreateSnapshots and DeleteSnapshot with `DryRun`: permissions and plans are checked and
+   * logged, nothing is created or deleted.
+   * @default false
+   */
+  readonly dryRun?: boolean;
+
+  /**
+   * Whether the schedules are enabled. A disabled policy can still be run on demand.
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * A stable name for this policy, written on every snapshot as the `snapshot-policy:id` tag. The
+   * cleaner only ever deletes snapshots carrying it. Changing it orphans the existing snapshots.
+   * Letters, digits, spaces and `_ . : / = + - @`, at most 128 characters.
+   * @default - the stack name and the construct's path
+   */
+  readonly policyName?: string;
+
+  /**
+   * A tag key that puts a set under legal hold: a set with any snapshot carrying it is never deleted.
+   * @default "snapshot-policy:hold"
+   */
+  readonly legalHoldTag?: string;
+
+  /**
+   * How long the sets of an instance that no longer carries the policy's tags (or no longer exists)
+   * follow the retention rules before they all expire, counted from the instance's newest set.
+   * @default Duration.days(90)
+   */
+  readonly orphanRetention?: Duration;
+
+  /**
+   * How long log events of both functions are kept.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The time limit of each function. Runs stop starting new requests shortly before it and report the
+   * instances they did not reach.
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+}
+
+/**
+ * Backs up every EC2 instance carrying a set of tags with crash-consistent multi-volume snapshot sets
+ * (one `CreateSnapshots` call per instance), on a schedule, and deletes the sets the retention rules no
+ * longer keep. Instances in Regions, Local Zones and Outposts are handled by the same policy.
+ */
+export class SnapshotPolicy extends Construct {
+  /** The function that plans and creates the snapshot sets. */
+  public readonly snapshotFunction: lambda.IFunction;
+  /** The function that deletes expired snapshot sets. */
+  public readonly cleanupFunction: lambda.IFunction;
+  /** The schedule that starts snapshot runs. */
+  public readonly schedule: scheduler.ISchedule;
+  /** The schedule that starts the cleaner. */
+  public readonly cleanupSchedule: scheduler.ISchedule;
+  /** The value of the `snapshot-policy:id` tag on every snapshot of this policy. */
+  public readonly policyId: string;
+
+  constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
+    super(scope, id);
+    validate(props);
+    const stack = Stack.of(this);
+
+    this.policyId = props.policyName ?? defaultPolicyName(this);
+    const schedule = props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' });
+    const retention = props.retention ?? Retention.keepLast(7);
+    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const timeout = props.timeout ?? Duration.minutes(15);
+    if (props.dryRun) {
+      Annotations.of(this).addWarningV2('cdk-snapshot-policy:dryRun',
+        'dryRun is true: runs check permissions and log their plans, but create and delete nothing');
+    }
+
+    const environment: Record<string, string> = {
+      POLICY_ID: this.policyId,
+      INSTANCE_TAGS: stack.toJsonString(props.instanceTags),
+      EXCLUDE_BOOT_VOLUME: String(props.excludeBootVolume ?? false),
+      EXCLUDE_DATA_VOLUME_TAGS: stack.toJsonString(props.excludeDataVolumeTags ?? {}),
+      COPY_VOLUME_TAGS: String(props.copyVolumeTags ?? false),
+      SNAPSHOT_TAGS: stack.toJsonString(props.snapshotTags ?? {}),
+      DESCRIPTION: props.description ?? `Created by cdk-snapshot-policy ${this.policyId}`,
+      LOCAL_ZONE_DESTINATION: props.localZoneDestination ?? SnapshotDestination.PARENT_REGION,
+      OUTPOST_DESTINATION: props.outpostDestination ?? SnapshotDestination.PARENT_REGION,
+      DRY_RUN: String(props.dryRun ?? false),
+      RETENTION: JSON.stringify(retention._render()),
+      TIME_ZONE: schedule.timeZone?.timezoneName ?? 'UTC',
+      HOLD_TAG: props.legalHoldTag ?? 'snapshot-policy:hold',
+      ORPHAN_RETENTION_SECONDS: String((props.orphanRetention ?? Duration.days(90)).toSeconds()),
+    };
+
+    const snapshotRole = this.createFunctionRole('SnapshotRole');
+    const cleanupRole = this.createFunctionRole('CleanupRole');
+    this.grantSnapshot(snapshotRole, props.instanceTags);
+    this.grantCleanup(cleanupRole);
+
+    this.snapshotFunction = this.createFunction('SnapshotFunction', 'create-snapshots', snapshotRole, environment, timeout, logRetention,
+      'Creates the snapshot sets of one run of the snapshot policy');
+    this.cleanupFunction = this.createFunction('CleanupFunction', 'clean-up', cleanupRole, environment, timeout, logRetention,
+      'Deletes the snapshot sets that the snapshot policy no longer keeps');
+
+    const input = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      schedule,
+      enabled: props.enabled ?? true,
+      description: `Snapshot runs of ${this.policyId}`,
+      // A run that is hours late would be a different backup than the one planned: drop it, and say so.
+      target: new targets.LambdaInvoke(this.snapshotFunction, { input, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
+    });
+    this.cleanupSchedule = new scheduler.Schedule(this, 'CleanupSchedule', {
+      schedule: props.cleanupSchedule ?? schedule,
+      enabled: props.enabled ?? true,
+      description: `Retention clean-up of ${this.policyId}`,
+      target: new targets.LambdaInvoke(this.cleanupFunction, { input, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
+    });
+  }
+
+  private createFunctionRole(id: string): iam.Role {
+    return new iam.Role(this, id, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Role of a function of snapshot policy ${this.node.path}`,
+    });
+  }
+
+  private createFunction(
+    id: string, asset: string, role: iam.Role, environment: Record<string, string>, timeout: Duration,
+    retention: logs.RetentionDays, description: string,
+  ): lambda.Function {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
+    // Only this function's own log group, instead of the managed policy's logs:* on every group.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }));
+    const fn = new lambda.Function(this, id, {
+      description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', asset)),
+      memorySize: 512,
+      timeout,
+      role,
+      environment,
+      logGroup,
+    });
+    // A whole run retried by Lambda would start over; the next scheduled run is the retry.
+    fn.configureAsyncInvoke({ retryAttempts: 0 });
+    return fn;
+  }
+
+  private grantSnapshot(role: iam.Role, instanceTags: { [key: string]: string }): void {
+    const stack = Stack.of(this);
+    const arn = (resource: string, account?: string) =>
+      stack.formatArn({ service: 'ec2', resource, resourceName: '*', account, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const snapshotArn = arn('snapshot', '');
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'DescribeFleet',
+        // Describe actions support no resource-level permissions.
+        actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes'],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        sid: 'SnapshotTaggedInstances',
+        actions: ['ec2:CreateSnapshots'],
+        resources: [arn('instance')],
+        conditions: { StringEquals: tagConditions('aws:ResourceTag', instanceTags) },
+      }),
+      new iam.PolicyStatement({
+        sid: 'SnapshotTheirVolumes',
+        actions: ['ec2:CreateSnapshots'],
+        resources: [arn('volume')],
+      }),
+      new iam.PolicyStatement({
+        sid: 'CreatePolicySnapshots',
+        actions: ['ec2:CreateSnapshots'],
+        resources: [snapshotArn],
+        conditions: { StringEquals: { [`aws:RequestTag/${POLICY_ID_TAG}`]: this.policyId } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'TagSnapshotsOnCreate',
+        actions: ['ec2:CreateTags'],
+        resources: [snapshotArn],
+        conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSnapshots' } },
+      }),
+    ];
+    statements.forEach((s) => role.addToPrincipalPolicy(s));
+  }
+
+  private grantCleanup(role: iam.Role): void {
+    const stack = Stack.of(this);
+    const snapshotArn = stack.formatArn({
+      service: 'ec2', resource: 'snapshot', resourceName: '*', account: '', arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'DescribePolicySnapshots',
+      // Describe actions support no resource-level permissions.
+      actions: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+      resources: ['*'],
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'DeletePolicySnapshotsOnly',
+      actions: ['ec2:DeleteSnapshot'],
+      resources: [snapshotArn],
+      conditions: { StringEquals: { [`aws:ResourceTag/${POLICY_ID_TAG}`]: this.policyId } },
+    }));
+  }
+}
+
+function tagConditions(prefix: string, tags: { [key: string]: string }): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`${prefix}/${k}`, v]));
+}
+
+function defaultPolicyName(scope: Construct): string {
+  const stack = Stack.of(scope);
+  const relative = scope.node.path.slice(stack.node.path.length + 1);
+  const name = `${stack.stackName}/${relative}`.replace(/[^A-Za-z0-9 _.:/=+\-@]/g, '-');
+  return name.length <= 128 ? name : `${name.slice(0, 111)}-${Names.uniqueId(scope).slice(-16)}`;
+}
+
+/** Checks every prop it can at synth time and throws one error listing every problem. */
+function validate(props: SnapshotPolicyProps): void {
+  const problems: string[] = [];
+  checkTags(problems, 'instanceTags', props.instanceTags ?? {}, 1, 50);
+  checkTags(problems, 'excludeDataVolumeTags', props.excludeDataVolumeTags ?? {}, 0, 50);
+  checkTags(problems, 'snapshotTags', props.snapshotTags ?? {}, 0, MAX_USER_SNAPSHOT_TAGS);
+  for (const key of Object.keys(props.snapshotTags ?? {})) {
+    if (key.startsWith(RESERVED_TAG_PREFIX)) {
+      problems.push(`snapshotTags key must not start with "${RESERVED_TAG_PREFIX}" (the policy's own tags), got "${key}"`);
+    }
+  }
+  if (props.description !== undefined && !Token.isUnresolved(props.description) && props.description.length > MAX_DESCRIPTION_LENGTH) {
+    problems.push(`description must be at most ${MAX_DESCRIPTION_LENGTH} characters, got ${props.description.length}`);
+  }
+  if (props.policyName !== undefined && !Token.isUnresolved(props.policyName) && !POLICY_NAME_PATTERN.test(props.policyName)) {
+    problems.push(`policyName must be 1 to 128 letters, digits, spaces or _.:/=+-@, got "${props.policyName}"`);
+  }
+  if (props.legalHoldTag !== undefined && !Token.isUnresolved(props.legalHoldTag) &&
+      (props.legalHoldTag.length < 1 || props.legalHoldTag.length > 128 || props.legalHoldTag.startsWith('aws:'))) {
+    problems.push(`legalHoldTag must be a tag key of 1 to 128 characters not starting with "aws:", got "${props.legalHoldTag}"`);
+  }
+  if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
+    const seconds = props.timeout.toSeconds();
+    if (seconds < 60 || seconds > 900) problems.push(`timeout must be between 1 minute and 15 minutes, got ${props.timeout.toHumanString()}`);
+  }
+  if (props.orphanRetention !== undefined && !props.orphanRetention.isUnresolved() && props.orphanRetention.toSeconds() < 86_400) {
+    problems.push(`orphanRetention must be at least 1 day, got ${props.orphanRetention.toHumanString()}`);
+  }
+  if (props.retention) problems.push(...props.retention._validate());
+  if (problems.length > 0) {
+    throw new Error(`invalid SnapshotPolicy props: ${problems.join('; ')}`);
+  }
+}
+
+function checkTags(problems: string[], prop: string, tags: { [key: string]: string }, min: number, max: number): void {
+  if (Token.isUnresolved(tags)) return;
+  const entries = Object.entries(tags);
+  if (entries.length < min) problems.push(`${prop} must have at least ${min} tag, got ${entries.length}`);
+  if (entries.length > max) problems.push(`${prop} must have at most ${max} tags, got ${entries.length}`);
+  for (const [key, value] of entries) {
+    if (Token.isUnresolved(key)) continue;
+    if (key.length < 1 || key.length > 128) problems.push(`${prop} key must be 1 to 128 characters, got "${key}"`);
+    if (key.toLowerCase().startsWith('aws:')) problems.push(`${prop} key must not start with "aws:", got "${key}"`);
+    if (!Token.isUnresolved(value) && (typeof value !== 'string' || value.length > 256)) {
+      problems.push(`${prop} value of "${key}" must be a string of at most 256 characters, got ${JSON.stringify(value)}`);
+    }
+  }
+}
