@@ -77,7 +77,7 @@ const bundle = project.addTask('bundle:handlers', {
 for (const name of HANDLERS) {
   bundle.exec(
     `esbuild lambda/${name}.ts --bundle --platform=node --target=node20 --format=cjs ` +
-      `--main-fields=module,main --minify --legal-comments=none --outfile=assets/${name}/index.js`,
+      `--main-fields=module,main --minify --outfile=assets/${name}/index.js`,
   );
 }
 project.preCompileTask.spawn(bundle);
@@ -85,7 +85,7 @@ project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 
 // The handler code is part of the published package (and so of the Python wheel).
-project.npmignore?.addPatterns('!/assets/', '/demo/', '/bench/', '/scripts/', '/lambda/', '/examples/', '/.ci/');
+project.npmignore?.addPatterns('!/assets/', '/tsconfig.dev.json', '/.venv-build/', '/demo/', '/bench/', '/scripts/', '/lambda/', '/examples/', '/.ci/');
 
 // Type-check the handler, bench and demo sources too (jsii compiles only lib/).
 new JsonFile(project, 'tsconfig.dev.json', {
