@@ -50,6 +50,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check',
     'esbuild',
     '@types/aws-lambda',
+    '@aws-lambda-powertools/metrics@^2',
   ],
   eslintOptions: {
     dirs: ['lib', 'lambda'],
@@ -66,7 +67,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 120_000,
     },
   },
-  gitignore: ['/assets/', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
+  gitignore: ['/assets/', '/.jsii.tabl.json', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
 });
 
 // Handler bundles: ESM entry points first (mainFields module,main) let esbuild drop most of the SDK.
@@ -110,6 +111,23 @@ project.addTask('bench:bundle', {
 project.addTask('package:python-local', {
   description: 'Build the Python wheel and sdist with the locally available build tools',
   exec: 'bash scripts/package-python.sh',
+});
+
+// README's TypeScript examples must compile (against rosetta/default.ts-fixture); reads the .jsii of the
+// last compile and writes .jsii.tabl.json beside it, from which pacmak translates them for Python.
+project.addTask('rosetta', {
+  description: 'Compile the TypeScript examples of README.md and doc comments (jsii-rosetta extract --strict)',
+  exec: 'jsii-rosetta extract --strict --verbose .jsii',
+});
+
+project.addTask('test:consumer', {
+  description: 'Install the packed library (dist/js) in a fresh CDK app: type check, synth without Docker or esbuild, cdk-nag, cfn-lint, stable asset hashes',
+  exec: 'bash scripts/consumer-test.sh',
+});
+
+project.addTask('check:python-example', {
+  description: 'Check examples/python/app.py against the generated Python module (after package:python-local)',
+  exec: 'python3 scripts/check-python-example.py --self-test',
 });
 
 project.synth();
