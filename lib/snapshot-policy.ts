@@ -2,8 +2,8 @@
 import * as path from 'path';
 import {
   Annotations, ArnFormat, Duration, Names, Stack, Token,
-  aws_iam as iam, aws_lambda as lambda, aws_logs as logs,
-  aws_scheduler as scheduler, aws_scheduler_targets as targets,
+  aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cw_actions, aws_iam as iam, aws_lambda as lambda,
+  aws_logs as logs, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Retention } from './retention';
@@ -16,6 +16,9 @@ const RESERVED_TAG_PREFIX = 'snapshot-policy:';
 const MAX_USER_SNAPSHOT_TAGS = 47;
 const MAX_DESCRIPTION_LENGTH = 255;
 const POLICY_NAME_PATTERN = /^[A-Za-z0-9 _.:/=+\-@]{1,128}$/;
+/** The namespace and dimensions the handlers publish their embedded metrics under. */
+const METRICS_NAMESPACE = 'SnapshotPolicy';
+const METRICS_SERVICE = 'cdk-snapshot-policy';
 
 /** Properties of a {@link SnapshotPolicy}. */
 export interface SnapshotPolicyProps {
@@ -135,6 +138,19 @@ export interface SnapshotPolicyProps {
    * @default Duration.minutes(15)
    */
   readonly timeout?: Duration;
+
+  /**
+   * Create a CloudWatch alarm that goes off when a run leaves an instance without a set (failed or not
+   * reached), when either function fails as a whole, or when an invocation lands in the dead-letter queue.
+   * @default true
+   */
+  readonly failureAlarm?: boolean;
+
+  /**
+   * An SNS topic the failure alarm notifies (on ALARM and on OK).
+   * @default - no notifications
+   */
+  readonly notificationTopic?: sns.ITopic;
 }
 
 /**
@@ -153,6 +169,10 @@ export class SnapshotPolicy extends Construct {
   public readonly cleanupSchedule: scheduler.ISchedule;
   /** The value of the `snapshot-policy:id` tag on every snapshot of this policy. */
   public readonly policyId: string;
+  /** Invocations that failed as a whole, or that the schedules could not deliver. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /** The alarm on lost backups, if `failureAlarm` is on. */
+  public readonly failureAlarm?: cloudwatch.IAlarm;
 
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
     super(scope, id);
@@ -186,8 +206,14 @@ export class SnapshotPolicy extends Construct {
       ORPHAN_RETENTION_SECONDS: String((props.orphanRetention ?? Duration.days(90)).toSeconds()),
     };
 
-    const snapshotRole = this.createFunctionRole('SnapshotRole');
-    const cleanupRole = this.createFunctionRole('CleanupRole');
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+
+    const snapshotRole = this.createFunctionRole('SnapshotRole', 'the snapshot function');
+    const cleanupRole = this.createFunctionRole('CleanupRole', 'the cleanup function');
     this.grantSnapshot(snapshotRole, props.instanceTags);
     this.grantCleanup(cleanupRole);
 
@@ -197,25 +223,115 @@ export class SnapshotPolicy extends Construct {
       'Deletes the snapshot sets that the snapshot policy no longer keeps');
 
     const input = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
+    // One role for both schedules, inside this construct (the target's default is a role at stack scope).
+    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: `Role the schedules of snapshot policy ${this.policyId} invoke its functions with`,
+    });
+    // A run that is an hour late would be a different backup than the one planned: it goes to the
+    // dead-letter queue (and so raises the alarm) instead of running late.
+    const targetProps = {
+      input, role: schedulerRole, retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: this.deadLetterQueue,
+    };
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       schedule,
       enabled: props.enabled ?? true,
       description: `Snapshot runs of ${this.policyId}`,
-      // A run that is hours late would be a different backup than the one planned: drop it, and say so.
-      target: new targets.LambdaInvoke(this.snapshotFunction, { input, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
+      target: new targets.LambdaInvoke(this.snapshotFunction, targetProps),
     });
     this.cleanupSchedule = new scheduler.Schedule(this, 'CleanupSchedule', {
       schedule: props.cleanupSchedule ?? schedule,
       enabled: props.enabled ?? true,
       description: `Retention clean-up of ${this.policyId}`,
-      target: new targets.LambdaInvoke(this.cleanupFunction, { input, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
+      target: new targets.LambdaInvoke(this.cleanupFunction, targetProps),
+    });
+
+    if (props.failureAlarm ?? true) {
+      this.failureAlarm = this.createFailureAlarm(props.notificationTopic);
+    } else if (props.notificationTopic) {
+      Annotations.of(this).addWarningV2('cdk-snapshot-policy:notificationTopicWithoutAlarm',
+        'notificationTopic is set but failureAlarm is false: nothing will notify the topic');
+    }
+  }
+
+  /**
+   * A metric the handlers publish (namespace `SnapshotPolicy`, dimensions `service` and `PolicyId`), summed.
+   * Names: SetsCreated, InstancesFailed, InstancesNotReached, InstancesAlreadyDone, SetsDeleted,
+   * SnapshotsDeleted, DeletesSkipped.
+   * @default - sum over 1 hour
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: METRICS_SERVICE, PolicyId: this.policyId },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.hours(1),
+      ...props,
     });
   }
 
-  private createFunctionRole(id: string): iam.Role {
+  /** Snapshot sets created. */
+  public metricSetsCreated(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('SetsCreated', props);
+  }
+
+  /** Instances whose request failed (after retries) or could not be planned. */
+  public metricInstancesFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('InstancesFailed', props);
+  }
+
+  /** Instances a run did not reach before its time ran out. */
+  public metricInstancesNotReached(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('InstancesNotReached', props);
+  }
+
+  /** Snapshot sets the cleaner deleted. */
+  public metricSetsDeleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('SetsDeleted', props);
+  }
+
+  /** Snapshots the cleaner left for the next run (in use by an AMI, or a failed delete). */
+  public metricDeletesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DeletesSkipped', props);
+  }
+
+  private createFailureAlarm(topic?: sns.ITopic): cloudwatch.Alarm {
+    const period = Duration.hours(1);
+    const expression = new cloudwatch.MathExpression({
+      label: 'Instances without a set, failed invocations and undelivered runs',
+      expression: 'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0)',
+      usingMetrics: {
+        failed: this.metricInstancesFailed({ period }),
+        notReached: this.metricInstancesNotReached({ period }),
+        snapshotErrors: this.snapshotFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        cleanupErrors: this.cleanupFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+      },
+      period,
+    });
+    const alarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
+      alarmDescription: `Snapshot policy ${this.policyId}: an instance was left without a snapshot set, a run failed, ` +
+        'or a run could not be delivered (see the functions\' logs and the dead-letter queue)',
+      metric: expression,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (topic) {
+      alarm.addAlarmAction(new cw_actions.SnsAction(topic));
+      alarm.addOkAction(new cw_actions.SnsAction(topic));
+    }
+    return alarm;
+  }
+
+  private createFunctionRole(id: string, what: string): iam.Role {
     return new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Role of a function of snapshot policy ${this.node.path}`,
+      description: `Role of ${what} of snapshot policy ${this.policyId}`,
     });
   }
 
@@ -240,9 +356,11 @@ export class SnapshotPolicy extends Construct {
       role,
       environment,
       logGroup,
+      deadLetterQueue: this.deadLetterQueue,
     });
-    // A whole run retried by Lambda would start over; the next scheduled run is the retry.
-    fn.configureAsyncInvoke({ retryAttempts: 0 });
+    // Runs are idempotent per slot (an instance with a set for the slot gets no second one), so Lambda may
+    // retry a failed invocation; after that it goes to the dead-letter queue.
+    fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
     return fn;
   }
 
@@ -254,8 +372,9 @@ export class SnapshotPolicy extends Construct {
     const statements = [
       new iam.PolicyStatement({
         sid: 'DescribeFleet',
-        // Describe actions support no resource-level permissions.
-        actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes'],
+        // Describe actions support no resource-level permissions. DescribeSnapshots finds the sets an
+        // earlier invocation made for the same slot.
+        actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
         resources: ['*'],
       }),
       new iam.PolicyStatement({
@@ -338,11 +457,18 @@ function validate(props: SnapshotPolicyProps): void {
     problems.push(`legalHoldTag must be a tag key of 1 to 128 characters not starting with "aws:", got "${props.legalHoldTag}"`);
   }
   if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
-    const seconds = props.timeout.toSeconds();
-    if (seconds < 60 || seconds > 900) problems.push(`timeout must be between 1 minute and 15 minutes, got ${props.timeout.toHumanString()}`);
+    const ms = props.timeout.toMilliseconds();
+    if (ms < 60_000 || ms > 900_000) problems.push(`timeout must be between 1 minute and 15 minutes, got ${props.timeout.toHumanString()}`);
+    else if (ms % 1000 !== 0) problems.push(`timeout must be a whole number of seconds, got ${ms} milliseconds`);
   }
-  if (props.orphanRetention !== undefined && !props.orphanRetention.isUnresolved() && props.orphanRetention.toSeconds() < 86_400) {
-    problems.push(`orphanRetention must be at least 1 day, got ${props.orphanRetention.toHumanString()}`);
+  if (props.orphanRetention !== undefined && !props.orphanRetention.isUnresolved()) {
+    const ms = props.orphanRetention.toMilliseconds();
+    if (ms < 86_400_000) problems.push(`orphanRetention must be at least 1 day, got ${props.orphanRetention.toHumanString()}`);
+    else if (ms % 1000 !== 0) problems.push(`orphanRetention must be a whole number of seconds, got ${ms} milliseconds`);
+  }
+  const holdTag = props.legalHoldTag ?? 'snapshot-policy:hold';
+  if (!Token.isUnresolved(holdTag) && props.snapshotTags && !Token.isUnresolved(props.snapshotTags) && holdTag in props.snapshotTags) {
+    problems.push(`snapshotTags must not contain the legalHoldTag key "${holdTag}": every set would be held and none ever deleted`);
   }
   if (props.retention) problems.push(...props.retention._validate());
   if (problems.length > 0) {

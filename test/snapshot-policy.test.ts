@@ -289,13 +289,19 @@ describe('functions', () => {
     expect(Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 300 } }))).toHaveLength(2);
   });
 
-  test('are never retried by Lambda on async invocation', () => {
+  test('are retried twice by Lambda within an hour, then go to the dead-letter queue', () => {
     const { stack, policy, template } = build();
     for (const fn of [policy.snapshotFunction, policy.cleanupFunction]) {
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: stack.resolve(fn.functionName),
         Qualifier: '$LATEST',
-        MaximumRetryAttempts: 0,
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: Match.absent(),
+        Role: stack.resolve((fn.role as any).roleArn),
+        DeadLetterConfig: { TargetArn: stack.resolve(policy.deadLetterQueue.queueArn) },
       });
     }
   });
@@ -325,12 +331,12 @@ describe('snapshot role', () => {
     const built = build({ instanceTags: { backup: 'nightly', env: 'prod', team: 'db' } });
     const { stack, policy } = built;
     const statements = statementsOfRole(built, policy.snapshotFunction);
-    expect(statements).toHaveLength(6);
+    expect(statements).toHaveLength(7);
     expect(statements).toEqual(expect.arrayContaining([
       {
         Sid: 'DescribeFleet',
         Effect: 'Allow',
-        Action: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes'],
+        Action: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
         Resource: '*',
       },
       {
@@ -367,6 +373,11 @@ describe('snapshot role', () => {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: logGroupArn(stack, policy, 'SnapshotFunctionLogs'),
       },
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: stack.resolve(policy.deadLetterQueue.queueArn),
+      },
     ]));
   });
 
@@ -391,7 +402,7 @@ describe('cleanup role', () => {
     const built = build();
     const { stack, policy } = built;
     const statements = statementsOfRole(built, policy.cleanupFunction);
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
     expect(statements).toEqual(expect.arrayContaining([
       {
         Sid: 'DescribePolicySnapshots',
@@ -410,6 +421,11 @@ describe('cleanup role', () => {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: logGroupArn(stack, policy, 'CleanupFunctionLogs'),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: stack.resolve(policy.deadLetterQueue.queueArn),
       },
     ]));
   });
@@ -580,12 +596,15 @@ describe('public properties', () => {
       counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     }
     expect(counts).toEqual({
-      'AWS::IAM::Role': 4, // two function roles, two scheduler roles
-      'AWS::IAM::Policy': 4,
-      'AWS::Logs::LogGroup': 2,
+      'AWS::IAM::Role': 3, // two function roles, one scheduler role inside the construct
+      'AWS::IAM::Policy': 3,
       'AWS::Lambda::Function': 2,
       'AWS::Lambda::EventInvokeConfig': 2,
+      'AWS::Logs::LogGroup': 2,
       'AWS::Scheduler::Schedule': 2,
+      'AWS::SQS::Queue': 1,
+      'AWS::SQS::QueuePolicy': 1,
+      'AWS::CloudWatch::Alarm': 1,
     });
   });
 });
