@@ -51,10 +51,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'esbuild',
     '@types/aws-lambda',
     '@aws-lambda-powertools/metrics@^2',
+    '@aws-sdk/client-s3',
+    '@aws-sdk/client-sfn',
+    'asl-validator',
   ],
   eslintOptions: {
-    dirs: ['lib', 'lambda'],
-    devdirs: ['test', 'bench', 'demo', 'scripts'],
+    dirs: ['lib'],
+    // Handler code is bundled at build time, so its imports are (correctly) devDependencies.
+    devdirs: ['lambda', 'test', 'bench', 'demo', 'scripts'],
+    tsconfigPath: './tsconfig.dev.json',
   },
   tsconfig: {
     compilerOptions: {
@@ -97,6 +102,12 @@ new JsonFile(project, 'tsconfig.dev.json', {
   },
 });
 project.compileTask.exec('tsc -p tsconfig.dev.json');
+// typescript-eslint's project service reads the nearest tsconfig.json; these folders have none of their own.
+for (const dir of ['lambda', 'bench', 'demo', 'scripts']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: { extends: '../tsconfig.dev.json', compilerOptions: { rootDir: '..' }, include: ['**/*.ts', '../lib/**/*.ts', '../test/support/**/*.ts', '../lambda/**/*.ts'] },
+  });
+}
 
 project.addTask('demo', {
   description: 'Synthesize the example app and run its handler assets against a local EC2 emulator',

@@ -16,7 +16,12 @@ function bundle(name: string, mainFields?: string[]): string {
   const outfile = path.join(out, name, 'index.js');
   buildSync({
     entryPoints: [path.join(root, 'lambda', 'create-snapshots.ts')],
-    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    outfile,
     ...(mainFields ? { mainFields } : {}),
     logLevel: 'silent',
   });

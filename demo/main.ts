@@ -34,6 +34,8 @@ async function invoke(fn: SynthFunction, extraEnv: Record<string, string>, event
   Object.assign(process.env, fn.env, extraEnv);
   const entry = path.join(fn.assetDir, 'index.js');
   delete require.cache[require.resolve(entry)];
+  // The asset is a built file chosen at run time, so it is loaded with require, not imported.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const handler = require(entry).handler;
   const logs: any[] = [];
   const original = { log: console.log, warn: console.warn, error: console.error };
@@ -57,7 +59,11 @@ async function seedFleet(ec2: EC2Client): Promise<Record<string, string>> {
   const names: Record<string, string> = {};
   const launch = async (name: string, instanceTags: Record<string, string>, zone = 'us-east-1a') => {
     const out = await ec2.send(new RunInstancesCommand({
-      ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', Placement: { AvailabilityZone: zone },
+      ImageId: imageId,
+      MinCount: 1,
+      MaxCount: 1,
+      InstanceType: 't3.micro',
+      Placement: { AvailabilityZone: zone },
       TagSpecifications: [{ ResourceType: 'instance', Tags: tags({ Name: name, ...instanceTags }) }],
     }));
     const id = out.Instances![0].InstanceId!;
@@ -98,9 +104,16 @@ function printPlacementMatrix(env: Record<string, string>) {
     zoneTypes: new Map([['us-east-1a', 'availability-zone'], ['us-east-1-bos-1a', 'local-zone'], ['us-east-1-wl1-bos-wlz-1', 'wavelength-zone']]),
     taggedVolumes: [],
     options: {
-      policyId: env.POLICY_ID, instanceTags: JSON.parse(env.INSTANCE_TAGS), excludeBootVolume: false, excludeDataVolumeTags: {},
-      copyVolumeTags: false, snapshotTags: {}, description: '', dryRun: false,
-      localZoneDestination: env.LOCAL_ZONE_DESTINATION as 'LOCAL', outpostDestination: env.OUTPOST_DESTINATION as 'PARENT_REGION',
+      policyId: env.POLICY_ID,
+      instanceTags: JSON.parse(env.INSTANCE_TAGS),
+      excludeBootVolume: false,
+      excludeDataVolumeTags: {},
+      copyVolumeTags: false,
+      snapshotTags: {},
+      description: '',
+      dryRun: false,
+      localZoneDestination: env.LOCAL_ZONE_DESTINATION as 'LOCAL',
+      outpostDestination: env.OUTPOST_DESTINATION as 'PARENT_REGION',
     },
   });
   console.log(`\nPlacement decisions (localZoneDestination=${env.LOCAL_ZONE_DESTINATION}, outpostDestination=${env.OUTPOST_DESTINATION}):`);

@@ -76,6 +76,17 @@ function tags(env: Env, name: string): Tags {
   return parsed as Tags;
 }
 
+function timeZone(env: Env, name: string): string {
+  const value = env[name] || 'UTC';
+  try {
+    // Checked here rather than by the first bucket the cleaner computes, which would fail without the name.
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+  } catch {
+    throw new Error(`environment variable ${name} must be an IANA time zone, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 function destination(env: Env, name: string): Destination {
   const value = env[name] ?? 'PARENT_REGION';
   if (value !== 'PARENT_REGION' && value !== 'LOCAL') {
@@ -127,7 +138,7 @@ export function readConfig(env: Env): PolicyConfig {
     outpostDestination: destination(env, 'OUTPOST_DESTINATION'),
     dryRun: bool(env, 'DRY_RUN', false),
     retention: retention(env, 'RETENTION'),
-    timeZone: env.TIME_ZONE || 'UTC',
+    timeZone: timeZone(env, 'TIME_ZONE'),
     errorGraceSeconds: num(env, 'ERROR_GRACE_SECONDS', 86_400, 0),
     holdTag: env.HOLD_TAG || 'snapshot-policy:hold',
     orphanRetentionSeconds: env.ORPHAN_RETENTION_SECONDS ? num(env, 'ORPHAN_RETENTION_SECONDS', 0, 0) : undefined,

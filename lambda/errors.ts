@@ -12,7 +12,15 @@ export function errorCode(error: unknown): string {
 
 export function errorMessage(error: unknown): string {
   const code = errorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
+  // Read `message` from any object, not only `instanceof Error`: an error from another realm or a plain
+  // object carries one too, and String() of an object says only "[object Object]".
+  let message: string;
+  if (typeof error === 'object' && error !== null) {
+    const property = (error as { message?: unknown }).message;
+    message = typeof property === 'string' ? property : '';
+  } else {
+    message = String(error);
+  }
   return message && message !== code ? `${code}: ${message}` : code;
 }
 

@@ -70,7 +70,8 @@ export interface SnapshotPlan {
 /** The outcome of one instance in a run. */
 export interface InstanceOutcome {
   readonly instanceId: string;
-  readonly status: 'created' | 'dry-run' | 'failed' | 'not-reached';
+  /** already-done: the instance has a set for this slot from an earlier (retried or duplicated) invocation. */
+  readonly status: 'created' | 'dry-run' | 'already-done' | 'failed' | 'not-reached';
   readonly snapshotIds?: string[];
   readonly error?: string;
   readonly attempts?: number;

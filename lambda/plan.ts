@@ -183,15 +183,36 @@ export function planSnapshots(input: PlanInput): SnapshotPlan {
  */
 export function slotOf(event: unknown, now: Date): string {
   const given = typeof event === 'object' && event !== null ? (event as { slot?: unknown }).slot : undefined;
-  if (typeof given === 'string' && given !== '') {
-    const parsed = new Date(given);
-    if (Number.isNaN(parsed.getTime())) {
+  if (given !== undefined && given !== null && given !== '') {
+    const parsed = typeof given === 'string' ? parseIsoTime(given) : undefined;
+    if (parsed === undefined) {
       throw new Error(`event slot must be an ISO-8601 time, got ${JSON.stringify(given)}`);
     }
     return toSlot(parsed);
   }
   const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   return toSlot(minute);
+}
+
+// A date, a time and a UTC offset (or Z), as the scheduler's <aws.scheduler.scheduled-time> is.
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/**
+ * Parses an ISO-8601 time with its offset, or returns undefined. `Date` alone is too lenient for a slot: it
+ * reads "1" as 2001, a time without an offset in the container's zone, and Feb 30 as Mar 2, and a slot read
+ * wrongly makes a set look older or newer than it is to the retention rules.
+ */
+function parseIsoTime(text: string): Date | undefined {
+  const match = ISO_TIME.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match.slice(1).map((v) => Number(v ?? 0));
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day ||
+      hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) {
+    return undefined;
+  }
+  const parsed = new Date(text);
+  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
 }
 
 function toSlot(date: Date): string {

@@ -83,7 +83,7 @@ export function groupSets(snapshots: readonly SnapshotInfo[], policyId: string, 
       slot: members[0].tags[SLOT_TAG],
       slotTime: Date.parse(members[0].tags[SLOT_TAG]),
       state,
-      held: holdTag !== undefined && members.some((s) => holdTag in s.tags),
+      held: holdTag !== undefined && members.some((s) => Object.prototype.hasOwnProperty.call(s.tags, holdTag)),
       snapshotIds: members.map((s) => s.snapshotId).sort(),
     });
   }
@@ -144,14 +144,17 @@ export function applyRules(
   completedNewestFirst.slice(0, rules.last ?? 0).forEach((set) => keep(set, 'last'));
   for (const bucket of BUCKETS) {
     let remaining = rules[bucket] ?? 0;
-    let previous: string | undefined;
+    // A bucket counts once even when its sets are not adjacent in time: clocks that go back off the hour
+    // (Pacific/Chatham, 03:45 to 02:45) split a local hour in two. Newest first, the first set seen in a
+    // bucket is the newest in it.
+    const seen = new Set<string>();
     for (const set of completedNewestFirst) {
       if (remaining <= 0) break;
       const key = bucketKey(bucket, set.slotTime, timeZone);
-      if (key !== previous) {
+      if (!seen.has(key)) {
         keep(set, bucket);
         remaining -= 1;
-        previous = key;
+        seen.add(key);
       }
     }
   }

@@ -3,9 +3,11 @@ import * as path from 'path';
 import {
   Annotations, ArnFormat, Duration, Names, Stack, Token,
   aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cw_actions, aws_iam as iam, aws_lambda as lambda,
-  aws_logs as logs, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns, aws_sqs as sqs,
+  aws_logs as logs, aws_s3 as s3, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns,
+  aws_sqs as sqs, aws_stepfunctions as sfn, RemovalPolicy,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { createRunStateMachine, Orchestration } from './orchestration';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
@@ -151,6 +153,14 @@ export interface SnapshotPolicyProps {
    * @default - no notifications
    */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * How each run is carried out: in one Lambda invocation, or as a Step Functions execution in batches
+   * (for fleets beyond about 4,000 instances, which one invocation cannot reach within 15 minutes at EC2's
+   * CreateSnapshots rate).
+   * @default Orchestration.LAMBDA
+   */
+  readonly orchestration?: Orchestration;
 }
 
 /**
@@ -173,6 +183,10 @@ export class SnapshotPolicy extends Construct {
   public readonly deadLetterQueue: sqs.IQueue;
   /** The alarm on lost backups, if `failureAlarm` is on. */
   public readonly failureAlarm?: cloudwatch.IAlarm;
+  /** The state machine of each run, with `Orchestration.STEP_FUNCTIONS`. */
+  public readonly stateMachine?: sfn.IStateMachine;
+  /** The bucket that holds each run's plan in batches, with `Orchestration.STEP_FUNCTIONS`. */
+  public readonly planBucket?: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
     super(scope, id);
@@ -217,10 +231,40 @@ export class SnapshotPolicy extends Construct {
     this.grantSnapshot(snapshotRole, props.instanceTags);
     this.grantCleanup(cleanupRole);
 
-    this.snapshotFunction = this.createFunction('SnapshotFunction', 'create-snapshots', snapshotRole, environment, timeout, logRetention,
-      'Creates the snapshot sets of one run of the snapshot policy');
     this.cleanupFunction = this.createFunction('CleanupFunction', 'clean-up', cleanupRole, environment, timeout, logRetention,
       'Deletes the snapshot sets that the snapshot policy no longer keeps');
+
+    let runTarget: lambda.IFunction;
+    let runInput: scheduler.ScheduleTargetInput;
+    if ((props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS) {
+      const bucket = new s3.Bucket(this, 'PlanBucket', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        // Plans are working files of one run; a month is ample to investigate a run.
+        lifecycleRules: [{ expiration: Duration.days(30) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      bucket.grantRead(snapshotRole, 'runs/*');
+      bucket.grantPut(snapshotRole, 'runs/*');
+      this.snapshotFunction = this.createFunction('SnapshotFunction', 'orchestrated', snapshotRole,
+        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: String(batchSizeFor(timeout)) }, timeout, logRetention,
+        'Plans and sends the batches of the snapshot policy\'s orchestrated runs');
+      const stateMachine = createRunStateMachine(this, { runFunction: this.snapshotFunction, logRetention });
+      const starterRole = this.createFunctionRole('StarterRole', 'the run starter');
+      stateMachine.grantStartExecution(starterRole);
+      runTarget = this.createFunction('StarterFunction', 'orchestrated', starterRole,
+        { ...environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn }, Duration.minutes(1), logRetention,
+        'Starts the run of one slot of the snapshot policy, once');
+      runInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', slot: scheduler.ContextAttribute.scheduledTime });
+      this.stateMachine = stateMachine;
+      this.planBucket = bucket;
+    } else {
+      this.snapshotFunction = this.createFunction('SnapshotFunction', 'create-snapshots', snapshotRole, environment, timeout, logRetention,
+        'Creates the snapshot sets of one run of the snapshot policy');
+      runTarget = this.snapshotFunction;
+      runInput = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
+    }
 
     const input = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
     // One role for both schedules, inside this construct (the target's default is a role at stack scope).
@@ -239,7 +283,7 @@ export class SnapshotPolicy extends Construct {
       schedule,
       enabled: props.enabled ?? true,
       description: `Snapshot runs of ${this.policyId}`,
-      target: new targets.LambdaInvoke(this.snapshotFunction, targetProps),
+      target: new targets.LambdaInvoke(runTarget, { ...targetProps, input: runInput }),
     });
     this.cleanupSchedule = new scheduler.Schedule(this, 'CleanupSchedule', {
       schedule: props.cleanupSchedule ?? schedule,
@@ -300,16 +344,21 @@ export class SnapshotPolicy extends Construct {
 
   private createFailureAlarm(topic?: sns.ITopic): cloudwatch.Alarm {
     const period = Duration.hours(1);
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {
+      failed: this.metricInstancesFailed({ period }),
+      notReached: this.metricInstancesNotReached({ period }),
+      snapshotErrors: this.snapshotFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+      cleanupErrors: this.cleanupFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+      dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+    };
+    if (this.stateMachine) {
+      usingMetrics.runsFailed = this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
+      usingMetrics.runsTimedOut = this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
+    }
     const expression = new cloudwatch.MathExpression({
       label: 'Instances without a set, failed invocations and undelivered runs',
-      expression: 'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0)',
-      usingMetrics: {
-        failed: this.metricInstancesFailed({ period }),
-        notReached: this.metricInstancesNotReached({ period }),
-        snapshotErrors: this.snapshotFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-        cleanupErrors: this.cleanupFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-        dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-      },
+      expression: Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(' + '),
+      usingMetrics,
       period,
     });
     const alarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
@@ -422,6 +471,15 @@ export class SnapshotPolicy extends Construct {
       conditions: { StringEquals: { [`aws:ResourceTag/${POLICY_ID_TAG}`]: this.policyId } },
     }));
   }
+}
+
+/**
+ * Requests per batch of an orchestrated run: half of what EC2's CreateSnapshots refill rate (5 per second)
+ * allows within the function's timeout, less the safety margin, so a batch ends well before the timeout
+ * even when throttling and retries slow it down.
+ */
+function batchSizeFor(timeout: Duration): number {
+  return Math.max(1, Math.floor((5 * (timeout.toSeconds() - 30)) / 2));
 }
 
 function tagConditions(prefix: string, tags: { [key: string]: string }): Record<string, string> {

@@ -1,0 +1,158 @@
+// Unit tests of the token bucket (lambda/rate-limiter.ts) on a virtual clock: the burst, the refill rate,
+// first-come first-served waiting, the delay it predicts, and its validation.
+import { Clock, TokenBucket } from '../lambda/rate-limiter';
+
+/**
+ * A clock whose time moves only when every sleeper due earliest is woken: `run()` wakes sleepers in time
+ * order (ties in the order they went to sleep) until none is left, letting promise chains settle between.
+ */
+class VirtualClock implements Clock {
+  private time: number;
+  private sequence = 0;
+  private readonly sleepers: Array<{ at: number; sequence: number; wake: () => void }> = [];
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((wake) => this.sleepers.push({ at: this.time + Math.max(0, ms), sequence: this.sequence++, wake }));
+  }
+
+  /** Moves time forward by `ms` without waking anyone (for callers that only read the clock). */
+  advance(ms: number): void {
+    this.time += ms;
+  }
+
+  async run(): Promise<void> {
+    for (;;) {
+      await settle();
+      if (this.sleepers.length === 0) return;
+      this.sleepers.sort((a, b) => a.at - b.at || a.sequence - b.sequence);
+      const next = this.sleepers.shift()!;
+      this.time = Math.max(this.time, next.at);
+      next.wake();
+    }
+  }
+}
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Starts `take()` for each name at the clock's current time and records when each one got its token. */
+function takeAll(bucket: TokenBucket, clock: VirtualClock, names: string[], served: Array<[string, number]>): Array<Promise<void>> {
+  return names.map((name) => bucket.take().then(() => {
+    served.push([name, clock.now()]);
+  }));
+}
+
+describe('TokenBucket', () => {
+  test('serves a burst of its capacity at once, then one caller per refill interval', async () => {
+    const clock = new VirtualClock(1_000_000);
+    const bucket = new TokenBucket(3, 2, clock);
+    const served: Array<[string, number]> = [];
+    const done = takeAll(bucket, clock, ['a', 'b', 'c', 'd', 'e', 'f'], served);
+    await clock.run();
+    await Promise.all(done);
+    expect(served).toEqual([
+      ['a', 1_000_000], ['b', 1_000_000], ['c', 1_000_000],
+      ['d', 1_000_500], ['e', 1_001_000], ['f', 1_001_500],
+    ]);
+  });
+
+  test('serves waiting callers first come, first served, a latecomer after those already waiting', async () => {
+    const clock = new VirtualClock();
+    const bucket = new TokenBucket(1, 1, clock);
+    const served: Array<[string, number]> = [];
+    const first = takeAll(bucket, clock, ['a', 'b', 'c'], served);
+    const late = clock.sleep(500).then(() => Promise.all(takeAll(bucket, clock, ['late'], served)));
+    await clock.run();
+    await Promise.all([...first, late]);
+    expect(served).toEqual([['a', 0], ['b', 1000], ['c', 2000], ['late', 3000]]);
+  });
+
+  test('refills at the given rate while idle, up to its capacity and no more', async () => {
+    const clock = new VirtualClock();
+    const bucket = new TokenBucket(2, 1, clock);
+    const served: Array<[string, number]> = [];
+    await Promise.all([bucket.take(), bucket.take()]);
+    clock.advance(60_000);
+    const done = takeAll(bucket, clock, ['a', 'b', 'c'], served);
+    await clock.run();
+    await Promise.all(done);
+    expect(served).toEqual([['a', 60_000], ['b', 60_000], ['c', 61_000]]);
+  });
+
+  test('a partly refilled token shortens the wait', async () => {
+    const clock = new VirtualClock();
+    const bucket = new TokenBucket(1, 4, clock);
+    await bucket.take();
+    clock.advance(100);
+    const served: Array<[string, number]> = [];
+    const done = takeAll(bucket, clock, ['a'], served);
+    await clock.run();
+    await Promise.all(done);
+    expect(served).toEqual([['a', 250]]);
+  });
+
+  describe('delayMs', () => {
+    test('is zero while the bucket holds a token, and does not take it', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(1, 1, clock);
+      expect(bucket.delayMs()).toBe(0);
+      expect(bucket.delayMs()).toBe(0);
+      const served: Array<[string, number]> = [];
+      const done = takeAll(bucket, clock, ['a'], served);
+      await clock.run();
+      await Promise.all(done);
+      expect(served).toEqual([['a', 0]]);
+    });
+
+    test('is the time until the next token once the burst is spent', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(100, 5, clock);
+      for (let i = 0; i < 100; i++) void bucket.take();
+      expect(bucket.delayMs()).toBe(200);
+      clock.advance(50);
+      expect(bucket.delayMs()).toBe(150);
+    });
+
+    test('counts the callers already waiting', () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(1, 2, clock);
+      void bucket.take();
+      void bucket.take();
+      void bucket.take();
+      // Two callers wait (until 500 and 1000 ms); a new one would get the token after them, at 1500 ms.
+      expect(bucket.delayMs()).toBe(1500);
+      clock.advance(250);
+      expect(bucket.delayMs()).toBe(1250);
+    });
+  });
+
+  describe('constructor', () => {
+    test.each([
+      [0, 1, 'token bucket capacity must be at least 1, got 0'],
+      [0.5, 1, 'token bucket capacity must be at least 1, got 0.5'],
+      [-3, 1, 'token bucket capacity must be at least 1, got -3'],
+      [Number.NaN, 1, 'token bucket capacity must be at least 1, got NaN'],
+      [10, 0, 'token bucket refill rate must be positive, got 0'],
+      [10, -1, 'token bucket refill rate must be positive, got -1'],
+      [10, Number.NaN, 'token bucket refill rate must be positive, got NaN'],
+    ])('rejects capacity %p with refill rate %p', (capacity, rate, message) => {
+      expect(() => new TokenBucket(capacity, rate, new VirtualClock())).toThrow(new Error(message));
+    });
+
+    test('starts full', () => {
+      const bucket = new TokenBucket(5, 0.001, new VirtualClock());
+      for (let i = 0; i < 5; i++) void bucket.take();
+      expect(bucket.delayMs()).toBe(1_000_000);
+      expect([bucket.capacity, bucket.refillPerSecond]).toEqual([5, 0.001]);
+    });
+  });
+});
