@@ -20,10 +20,15 @@ export class TokenBucket {
     readonly capacity: number,
     readonly refillPerSecond: number,
     private readonly clock: Clock = realClock,
+    /** Tokens at the start; a bucket that continues where another invocation left off starts below capacity. */
+    initialTokens: number = capacity,
   ) {
     if (!(capacity >= 1)) throw new Error(`token bucket capacity must be at least 1, got ${capacity}`);
     if (!(refillPerSecond > 0)) throw new Error(`token bucket refill rate must be positive, got ${refillPerSecond}`);
-    this.tokens = capacity;
+    if (!(initialTokens >= 0 && initialTokens <= capacity)) {
+      throw new Error(`token bucket initial tokens must be between 0 and the capacity ${capacity}, got ${initialTokens}`);
+    }
+    this.tokens = initialTokens;
     this.updatedAt = clock.now();
   }
 

@@ -148,6 +148,21 @@ describe('TokenBucket', () => {
       expect(() => new TokenBucket(capacity, rate, new VirtualClock())).toThrow(new Error(message));
     });
 
+    test('starts with the given initial tokens, so a continuing batch gets no second burst', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(100, 5, clock, 0);
+      const served: Array<[string, number]> = [];
+      const done = takeAll(bucket, clock, ['a', 'b'], served);
+      await clock.run();
+      await Promise.all(done);
+      expect(served).toEqual([['a', 200], ['b', 400]]);
+    });
+
+    test.each([-1, 101, Number.NaN])('rejects initial tokens %p outside 0..capacity', (initial) => {
+      expect(() => new TokenBucket(100, 5, new VirtualClock(), initial))
+        .toThrow(new Error(`token bucket initial tokens must be between 0 and the capacity 100, got ${initial}`));
+    });
+
     test('starts full', () => {
       const bucket = new TokenBucket(5, 0.001, new VirtualClock());
       for (let i = 0; i < 5; i++) void bucket.take();
