@@ -58,11 +58,18 @@ export async function startMoto(): Promise<MotoServer> {
       await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     },
     async stop() {
-      if (child.exitCode !== null) return;
+      const running = () => child.exitCode === null && child.signalCode === null;
+      if (!running()) return;
       const exited = new Promise((r) => child.once('exit', r));
       process.kill(child.pid!, 'SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
+      // The grace timer is cleared once moto is gone, so it does not keep the test process alive.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+      clearTimeout(timer);
+      if (running()) {
+        process.kill(child.pid!, 'SIGKILL');
+        await exited;
+      }
     },
   };
 }

@@ -1,0 +1,406 @@
+// The bundled handlers (assets/*/index.js, the code Lambda runs), each in a container process of its own,
+// against the moto EC2 emulator with the real SDK over HTTP: which instances get a set, what its snapshots
+// carry, what the cleaner deletes and leaves. A recording proxy between the handlers and moto shows the
+// parameters each request carried. moto is reset and the fleet seeded again before every test.
+import {
+  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand, EC2Client,
+  Snapshot, StopInstancesCommand, TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import type { CleanupReport } from '../lambda/clean-up';
+import type { PlannedSnapshot, SnapshotPlan } from '../lambda/model';
+import type { RunReport } from '../lambda/run-snapshots';
+import { assertImage, emulatorClient, emulatorEnv, launch, tagList, tagRecord } from './support/emulator-ec2';
+import { AssetName, LambdaContainer, startContainer } from './support/lambda-container';
+import { MotoServer, startMoto } from './support/moto-server';
+import { RecordingProxy, startRecordingProxy } from './support/recording-proxy';
+
+const POLICY_ID = 'nightly-prod';
+const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
+const DESCRIPTION = 'Created by cdk-snapshot-policy nightly-prod';
+
+let moto: MotoServer;
+let proxy: RecordingProxy;
+let ec2: EC2Client;
+
+/** The policy's environment as the construct sets it, with the SDK pointed at moto through the proxy. */
+function policyEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...emulatorEnv(proxy.endpoint),
+    POLICY_ID,
+    INSTANCE_TAGS: JSON.stringify({ Backup: 'nightly', Env: 'prod' }),
+    EXCLUDE_BOOT_VOLUME: 'false',
+    EXCLUDE_DATA_VOLUME_TAGS: '{}',
+    COPY_VOLUME_TAGS: 'false',
+    SNAPSHOT_TAGS: JSON.stringify({ CostCenter: 'ops' }),
+    DESCRIPTION,
+    LOCAL_ZONE_DESTINATION: 'PARENT_REGION',
+    OUTPOST_DESTINATION: 'PARENT_REGION',
+    DRY_RUN: 'false',
+    RETENTION: JSON.stringify({ last: 2 }),
+    TIME_ZONE: 'UTC',
+    HOLD_TAG: 'snapshot-policy:hold',
+    ORPHAN_RETENTION_SECONDS: String(90 * 86_400),
+    ...overrides,
+  };
+}
+
+const containers: LambdaContainer[] = [];
+
+/** A fresh Lambda container of a bundled handler, with the policy's environment and the given changes. */
+async function handler(name: AssetName, overrides: Record<string, string> = {}): Promise<LambdaContainer> {
+  const container = await startContainer(name, policyEnv(overrides));
+  containers.push(container);
+  return container;
+}
+
+/** One invocation in a fresh container. */
+async function invokeOnce<R>(name: AssetName, event: unknown, overrides: Record<string, string> = {}) {
+  return (await handler(name, overrides)).invoke<R>(event);
+}
+
+interface Fleet {
+  /** Carry both policy tags. */
+  readonly web: string;
+  readonly db: string;
+  /** Carries both policy tags and is stopped. */
+  readonly batch: string;
+  /** Carries Backup=nightly but not Env. */
+  readonly halfTagged: string;
+  /** Carries both tag keys, Env with another value. */
+  readonly otherEnv: string;
+  readonly untagged: string;
+  /** Carried both tags, terminated. */
+  readonly retired: string;
+  /** Every instance's volumes, root first. */
+  readonly volumes: Record<string, string[]>;
+  readonly dbData: string;
+  readonly dbScratch: string;
+}
+
+let fleet: Fleet;
+
+async function seedFleet(): Promise<Fleet> {
+  const policyTags = { Backup: 'nightly', Env: 'prod' };
+  const web = await launch(ec2, { Name: 'web', ...policyTags });
+  const db = await launch(ec2, { Name: 'db', ...policyTags }, 'us-east-1b');
+  const batch = await launch(ec2, { Name: 'batch', ...policyTags });
+  const halfTagged = await launch(ec2, { Name: 'half', Backup: 'nightly' });
+  const otherEnv = await launch(ec2, { Name: 'staging', Backup: 'nightly', Env: 'staging' });
+  const untagged = await launch(ec2, {});
+  const retired = await launch(ec2, { Name: 'retired', ...policyTags });
+  const attach = async (instanceId: string, device: string, tags: Record<string, string>) => {
+    const volume = await ec2.send(new CreateVolumeCommand({
+      AvailabilityZone: 'us-east-1b', Size: 10, TagSpecifications: [{ ResourceType: 'volume', Tags: tagList(tags) }],
+    }));
+    await ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: instanceId, Device: device }));
+    return volume.VolumeId!;
+  };
+  // The planner checks the exclusion tag's value, not only its key: NoBackup=false is backed up.
+  const dbData = await attach(db.instanceId, '/dev/sdf', { Name: 'db-data', NoBackup: 'false' });
+  const dbScratch = await attach(db.instanceId, '/dev/sdg', { Name: 'db-scratch', NoBackup: 'true' });
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [batch.instanceId] }));
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [retired.instanceId] }));
+  return {
+    web: web.instanceId,
+    db: db.instanceId,
+    batch: batch.instanceId,
+    halfTagged: halfTagged.instanceId,
+    otherEnv: otherEnv.instanceId,
+    untagged: untagged.instanceId,
+    retired: retired.instanceId,
+    volumes: {
+      [web.instanceId]: [web.rootVolumeId],
+      [db.instanceId]: [db.rootVolumeId, dbData, dbScratch],
+      [batch.instanceId]: [batch.rootVolumeId],
+      [halfTagged.instanceId]: [halfTagged.rootVolumeId],
+      [otherEnv.instanceId]: [otherEnv.rootVolumeId],
+      [untagged.instanceId]: [untagged.rootVolumeId],
+      [retired.instanceId]: [retired.rootVolumeId],
+    },
+    dbData,
+    dbScratch,
+  };
+}
+
+const sorted = (values: readonly string[]) => [...values].sort();
+const tagsOf = (s: Snapshot) => tagRecord(s.Tags);
+
+/** The snapshots carrying this policy's id, instance and slot tags, by instance, then slot. */
+async function policySets(): Promise<Map<string, Map<string, Snapshot[]>>> {
+  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:id', Values: [POLICY_ID] }] }));
+  const sets = new Map<string, Map<string, Snapshot[]>>();
+  for (const snapshot of out.Snapshots ?? []) {
+    const { 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot } = tagsOf(snapshot);
+    if (instanceId === undefined || slot === undefined) continue;
+    const bySlot = sets.get(instanceId) ?? new Map<string, Snapshot[]>();
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), snapshot]);
+    sets.set(instanceId, bySlot);
+  }
+  return sets;
+}
+
+/** Slots of each instance's sets, for a compact comparison. */
+async function slotsByInstance(): Promise<Record<string, string[]>> {
+  const sets = await policySets();
+  return Object.fromEntries([...sets].map(([instanceId, bySlot]) => [instanceId, sorted([...bySlot.keys()])]));
+}
+
+/** Every snapshot of any of the given volumes, whoever made it. */
+async function snapshotsOfVolumes(volumeIds: string[]): Promise<Snapshot[]> {
+  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: volumeIds }] }));
+  return out.Snapshots ?? [];
+}
+
+const outcomeStatuses = (report: RunReport) => Object.fromEntries(report.outcomes.map((o) => [o.instanceId, o.status]));
+
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await startRecordingProxy(moto.endpoint);
+  ec2 = emulatorClient(moto.endpoint);
+  await assertImage(ec2);
+});
+
+afterAll(async () => {
+  ec2?.destroy();
+  await proxy?.stop();
+  await moto?.stop();
+});
+
+afterEach(async () => {
+  await Promise.all(containers.splice(0).map((c) => c.stop()));
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  fleet = await seedFleet();
+  proxy.clear();
+});
+
+describe('snapshot run', () => {
+  test('gives exactly the running or stopped instances that carry both policy tags one set each', async () => {
+    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+
+    const { outcomes, ...totals } = result;
+    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: false, planned: 3, created: 3, dryRunOk: 0, failed: 0, notReached: 0 });
+    expect(outcomes).toHaveLength(3);
+    expect(outcomeStatuses(result)).toEqual({ [fleet.web]: 'created', [fleet.db]: 'created', [fleet.batch]: 'created' });
+    expect(await slotsByInstance()).toEqual({ [fleet.web]: [SLOTS[0]], [fleet.db]: [SLOTS[0]], [fleet.batch]: [SLOTS[0]] });
+    const untouched = [fleet.halfTagged, fleet.otherEnv, fleet.untagged, fleet.retired].flatMap((id) => fleet.volumes[id]);
+    expect(await snapshotsOfVolumes(untouched)).toEqual([]);
+    expect(sorted(proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!)))
+      .toEqual(sorted([fleet.web, fleet.db, fleet.batch]));
+  });
+
+  test('takes one snapshot of every attached volume, and reports their ids per instance', async () => {
+    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+
+    const sets = await policySets();
+    for (const instanceId of [fleet.web, fleet.db, fleet.batch]) {
+      const snapshots = sets.get(instanceId)!.get(SLOTS[0])!;
+      expect(sorted(snapshots.map((s) => s.VolumeId!))).toEqual(sorted(fleet.volumes[instanceId]));
+      const outcome = result.outcomes.find((o) => o.instanceId === instanceId);
+      expect(outcome).toEqual({ instanceId, status: 'created', snapshotIds: expect.any(Array), attempts: 1 });
+      expect(sorted(outcome!.snapshotIds!)).toEqual(sorted(snapshots.map((s) => s.SnapshotId!)));
+    }
+  });
+
+  test('tags every snapshot with the policy id, the instance id and the slot, and the user snapshotTags', async () => {
+    await invokeOnce<RunReport>('create-snapshots', { slot: '2026-01-01T03:00:00.000Z' });
+
+    const sets = await policySets();
+    const snapshots = [...sets.values()].flatMap((bySlot) => [...bySlot.values()].flat());
+    expect(snapshots).toHaveLength(5);
+    for (const snapshot of snapshots) {
+      const instanceId = Object.keys(fleet.volumes).find((id) => fleet.volumes[id].includes(snapshot.VolumeId!));
+      expect(tagsOf(snapshot)).toEqual({
+        'CostCenter': 'ops',
+        'snapshot-policy:id': POLICY_ID,
+        'snapshot-policy:instance-id': instanceId,
+        // The slot is normalized to the second, so every run of one schedule time writes the same tag.
+        'snapshot-policy:slot': SLOTS[0],
+      });
+      expect(snapshot.Description).toBe(DESCRIPTION);
+    }
+  });
+
+  test('asks EC2 to leave out the data volume tagged NoBackup=true, and not the one tagged NoBackup=false', async () => {
+    const snapshotter = await handler('create-snapshots', { EXCLUDE_DATA_VOLUME_TAGS: JSON.stringify({ NoBackup: 'true' }) });
+    const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
+    const { result } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
+
+    const db = plan.requests.find((r) => r.instanceId === fleet.db);
+    expect(db).toMatchObject({
+      placement: 'region', zone: 'us-east-1b', volumeIds: fleet.volumes[fleet.db].slice(0, 2), excludedVolumeIds: [fleet.dbScratch],
+    });
+    expect(plan.errors).toEqual([]);
+    expect(result.created).toBe(3);
+    // What left the bundled handler: only db's request names a volume to leave out, and only the scratch one.
+    const sent = Object.fromEntries(proxy.requests('CreateSnapshots').map((r) => [r.params.get('InstanceSpecification.InstanceId'), r.params]));
+    // EC2's query names for the list: ExcludeDataVolumeId.N (singular), as the SDK writes them.
+    expect(sent[fleet.db].get('InstanceSpecification.ExcludeDataVolumeId.1')).toBe(fleet.dbScratch);
+    expect(sent[fleet.db].has('InstanceSpecification.ExcludeDataVolumeId.2')).toBe(false);
+    expect(sent[fleet.db].get('InstanceSpecification.ExcludeBootVolume')).toBe('false');
+    for (const id of [fleet.web, fleet.batch]) {
+      expect([...sent[id].keys()].filter((k) => k.includes('ExcludeDataVolume'))).toEqual([]);
+    }
+  });
+
+  test('with excludeBootVolume, snapshots only the data volumes and reports an instance without one as failed', async () => {
+    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { EXCLUDE_BOOT_VOLUME: 'true' });
+
+    expect(result).toMatchObject({ planned: 3, created: 1, failed: 2, notReached: 0 });
+    for (const instanceId of [fleet.web, fleet.batch]) {
+      expect(result.outcomes.find((o) => o.instanceId === instanceId)).toEqual({
+        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions', attempts: 0,
+      });
+    }
+    const sets = await policySets();
+    expect([...sets.keys()]).toEqual([fleet.db]);
+    expect(sorted(sets.get(fleet.db)!.get(SLOTS[0])!.map((s) => s.VolumeId!))).toEqual(sorted([fleet.dbData, fleet.dbScratch]));
+    expect(proxy.requests('CreateSnapshots')).toHaveLength(1);
+  });
+
+  test('reports an instance EC2 does not know as failed, tried once, while the rest of the batch gets its sets', async () => {
+    const snapshotter = await handler('create-snapshots');
+    const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
+    const ghostId = 'i-0123456789abcdef0';
+    const model = plan.requests[0];
+    const ghost: PlannedSnapshot = {
+      ...model,
+      instanceId: ghostId,
+      params: {
+        ...model.params,
+        InstanceSpecification: { InstanceId: ghostId, ExcludeBootVolume: false },
+        TagSpecifications: [{
+          ResourceType: 'snapshot',
+          Tags: model.params.TagSpecifications[0].Tags.map((t) => (t.Key === 'snapshot-policy:instance-id' ? { ...t, Value: ghostId } : t)),
+        }],
+      },
+    };
+    // As an orchestrator would pass a batch: JSON, the unknown instance between known ones.
+    const requests = JSON.parse(JSON.stringify([plan.requests[0], ghost, ...plan.requests.slice(1)]));
+    proxy.clear();
+
+    const { result, logs } = await snapshotter.invoke<RunReport>({ phase: 'execute', slot: SLOTS[0], requests });
+
+    expect(result).toMatchObject({ slot: SLOTS[0], planned: 4, created: 3, failed: 1, notReached: 0 });
+    expect(result.outcomes.find((o) => o.instanceId === ghostId)).toEqual({
+      instanceId: ghostId, status: 'failed', error: `InvalidInstanceID.NotFound: The instance ID '${ghostId}' does not exist`, attempts: 1,
+    });
+    expect(await slotsByInstance()).toEqual({ [fleet.web]: [SLOTS[0]], [fleet.db]: [SLOTS[0]], [fleet.batch]: [SLOTS[0]] });
+    const toGhost = proxy.requests('CreateSnapshots').filter((r) => r.params.get('InstanceSpecification.InstanceId') === ghostId);
+    expect(toGhost.map((r) => r.status)).toEqual([400]);
+    expect(logs.filter((l) => l.event === 'snapshot-failed').map((l) => l.instanceId)).toEqual([ghostId]);
+  });
+
+  test('a dry run reports every planned instance as dry-run and creates no snapshot', async () => {
+    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { DRY_RUN: 'true' });
+
+    const { outcomes, ...totals } = result;
+    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: true, planned: 3, created: 0, dryRunOk: 3, failed: 0, notReached: 0 });
+    expect([...outcomes].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(
+      sorted([fleet.web, fleet.db, fleet.batch]).map((instanceId) => ({ instanceId, status: 'dry-run', attempts: 1 })));
+    expect(await snapshotsOfVolumes(Object.values(fleet.volumes).flat())).toEqual([]);
+    // moto honours DryRun on CreateSnapshots: 412 DryRunOperation, as EC2 answers.
+    expect(proxy.requests('CreateSnapshots').map((r) => [r.params.get('DryRun'), r.status])).toEqual([
+      ['true', 412], ['true', 412], ['true', 412],
+    ]);
+  });
+});
+
+describe('retention clean-up', () => {
+  let foreign: { plain: string; otherPolicy: string; unreadable: string };
+
+  beforeEach(async () => {
+    const snapshotter = await handler('create-snapshots');
+    for (const slot of SLOTS) {
+      const { result } = await snapshotter.invoke<RunReport>({ slot });
+      expect(result).toMatchObject({ created: 3, failed: 0 });
+    }
+    const snapshot = async (tags: Record<string, string>) => (await ec2.send(new CreateSnapshotCommand({
+      VolumeId: fleet.volumes[fleet.web][0],
+      ...(Object.keys(tags).length > 0 ? { TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagList(tags) }] } : {}),
+    }))).SnapshotId!;
+    foreign = {
+      plain: await snapshot({}),
+      // Another policy's set, older than any of ours: expired, were it ours.
+      otherPolicy: await snapshot({
+        'snapshot-policy:id': 'other-policy', 'snapshot-policy:instance-id': fleet.web, 'snapshot-policy:slot': '2025-12-01T03:00:00Z',
+      }),
+      // This policy's id without a slot: a set the cleaner cannot place, so it must never delete it.
+      unreadable: await snapshot({ 'snapshot-policy:id': POLICY_ID, 'snapshot-policy:instance-id': fleet.web }),
+    };
+    proxy.clear();
+  });
+
+  test('keeps exactly the two newest sets of each instance and deletes the snapshots of the others', async () => {
+    const before = await policySets();
+    const expired = [fleet.web, fleet.db, fleet.batch].flatMap((id) => [SLOTS[0], SLOTS[1]].flatMap(
+      (slot) => before.get(id)!.get(slot)!.map((s) => s.SnapshotId!)));
+
+    const { result } = await invokeOnce<CleanupReport>('clean-up', { slot: '2026-01-05T03:00:00Z' });
+
+    expect(result).toEqual({
+      policyId: POLICY_ID,
+      dryRun: false,
+      setsKept: 6,
+      setsDeleted: 6,
+      snapshotsDeleted: 10,
+      snapshotsSkipped: [],
+      unrecognized: [foreign.unreadable],
+    });
+    const newest = [SLOTS[2], SLOTS[3]];
+    expect(await slotsByInstance()).toEqual({ [fleet.web]: newest, [fleet.db]: newest, [fleet.batch]: newest });
+    expect(expired).toHaveLength(10);
+    expect(sorted(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(sorted(expired));
+    expect(proxy.requests('DeleteSnapshot').every((r) => r.status === 200)).toBe(true);
+  });
+
+  test('leaves snapshots without this policy id, of another policy, and of this policy without a slot untouched', async () => {
+    const ids = [foreign.plain, foreign.otherPolicy, foreign.unreadable];
+    const before = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
+
+    const { logs } = await invokeOnce<CleanupReport>('clean-up', {});
+
+    const after = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
+    expect(sorted(after.map((s) => s.SnapshotId!))).toEqual(sorted(ids));
+    expect(after.map((s) => [s.SnapshotId, tagsOf(s)]).sort()).toEqual(before.map((s) => [s.SnapshotId, tagsOf(s)]).sort());
+    expect(proxy.requests('DeleteSnapshot').filter((r) => ids.includes(r.params.get('SnapshotId')!))).toEqual([]);
+    expect(logs.filter((l) => l.event === 'snapshot-unrecognized').map((l) => l.snapshotId)).toEqual([foreign.unreadable]);
+  });
+
+  test('a dry-run clean-up reports the snapshots it would delete and deletes none', async () => {
+    const before = await policySets();
+
+    const { result, logs } = await invokeOnce<CleanupReport>('clean-up', {}, { DRY_RUN: 'true' });
+
+    expect(result).toEqual({
+      policyId: POLICY_ID,
+      dryRun: true,
+      setsKept: 6,
+      setsDeleted: 6,
+      snapshotsDeleted: 10,
+      snapshotsSkipped: [],
+      unrecognized: [foreign.unreadable],
+    });
+    expect(await policySets()).toEqual(before);
+    const wouldDelete = logs.filter((l) => l.event === 'snapshot-would-delete').map((l) => l.snapshotId as string);
+    const sent = proxy.requests('DeleteSnapshot');
+    expect(sorted(wouldDelete)).toEqual(sorted(sent.map((r) => r.params.get('SnapshotId')!)));
+    expect(wouldDelete).toHaveLength(10);
+    // moto honours DryRun on DeleteSnapshot too.
+    expect(sent.every((r) => r.params.get('DryRun') === 'true' && r.status === 412)).toBe(true);
+  });
+
+  test('deletes every set of an instance that lost a policy tag once its newest set is older than the orphan retention', async () => {
+    await ec2.send(new DeleteTagsCommand({ Resources: [fleet.batch], Tags: [{ Key: 'Env' }] }));
+
+    const { result, logs } = await invokeOnce<CleanupReport>('clean-up', {}, { ORPHAN_RETENTION_SECONDS: '86400' });
+
+    const newest = [SLOTS[2], SLOTS[3]];
+    expect(await slotsByInstance()).toEqual({ [fleet.web]: newest, [fleet.db]: newest });
+    expect(result).toMatchObject({ setsKept: 4, setsDeleted: 8, snapshotsDeleted: 12, snapshotsSkipped: [] });
+    const batchDeletes = logs.filter((l) => l.event === 'set-delete' && l.instanceId === fleet.batch);
+    expect(batchDeletes.map((l) => [l.slot, l.reasons])).toEqual(SLOTS.slice().reverse().map((slot) => [slot, ['orphan-expired']]));
+  });
+});
