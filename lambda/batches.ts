@@ -38,9 +38,13 @@ export interface BatchResult {
   readonly alreadyDone: number;
   readonly failed: number;
   readonly notReached: number;
+  /** At most MAX_REPORTED_FAILURES of them (every one is in the logs); keeps the state machine's state small. */
   readonly failures: Array<{ instanceId: string; status: string; error?: string }>;
   readonly durationMs: number;
 }
+
+/** Step Functions state is limited to 256 KB: a batch reports at most this many failed instances by name. */
+export const MAX_REPORTED_FAILURES = 100;
 
 export function batchResult(batch: number, outcomes: readonly InstanceOutcome[], durationMs: number): BatchResult {
   const count = (s: InstanceOutcome['status']) => outcomes.filter((o) => o.status === s).length;
@@ -53,7 +57,8 @@ export function batchResult(batch: number, outcomes: readonly InstanceOutcome[],
     notReached: count('not-reached'),
     failures: outcomes
       .filter((o) => o.status === 'failed' || o.status === 'not-reached')
-      .map((o) => ({ instanceId: o.instanceId, status: o.status, error: o.error })),
+      .slice(0, MAX_REPORTED_FAILURES)
+      .map((o) => ({ instanceId: o.instanceId, status: o.status, error: o.error?.slice(0, 300) })),
     durationMs,
   };
 }

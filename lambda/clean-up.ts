@@ -1,9 +1,9 @@
 // Lambda entry point of the retention cleaner: lists this policy's snapshots, decides per instance which
 // sets to keep (retention.ts) and deletes the snapshots of expired sets, under the mutation rate limit.
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
+import { publishCounts } from './metrics';
 import { POLICY_ID_TAG } from './model';
 import { runPaced } from './pacer';
 import { instanceFilters } from './plan';
@@ -29,8 +29,7 @@ let state: { config: PolicyConfig; ec2: Ec2Adapter } | undefined;
 function init() {
   if (!state) {
     const config = readConfig(process.env);
-    const client = new EC2Client({ maxAttempts: 3 });
-    state = { config, ec2: new Ec2Adapter(client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
+    state = { config, ec2: Ec2Adapter.fromEnvironment(defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
   }
   return state;
 }
@@ -61,7 +60,7 @@ export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
   const doomed = decisions.filter((d) => d.action === 'delete');
   const snapshotIds = doomed.flatMap((d) => d.set.snapshotIds);
   const results = await runPaced(snapshotIds, (id) => ec2.deleteSnapshot(id, config.dryRun), {
-    bucket: ec2.buckets.mutate, concurrency: config.concurrency, deadline, maxAttempts: 5,
+    bucket: ec2.buckets.mutate, concurrency: config.concurrency, deadline, maxAttempts: 8,
   });
   const skipped: Array<{ snapshotId: string; error: string }> = [];
   let deleted = 0;
@@ -87,6 +86,9 @@ export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
     unrecognized: unrecognized.map((s) => s.snapshotId),
   };
   log('cleanup-finished', { ...report });
+  publishCounts(config.policyId, {
+    SetsDeleted: report.setsDeleted, SnapshotsDeleted: report.snapshotsDeleted, DeletesSkipped: report.snapshotsSkipped.length,
+  });
   return report;
 }
 

@@ -1,13 +1,13 @@
 // Lambda entry point of the snapshot run. The schedule invokes it with {"slot": "<scheduled time>"};
 // on demand, any event works (the slot is then the current minute). An orchestrator can call the phases
 // apart: {"phase": "plan"} returns the plan, {"phase": "execute", "slot", "requests"} sends a batch.
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
 import { InstanceOutcome, PlannedSnapshot } from './model';
 import { slotOf } from './plan';
-import { executeRequests, planErrorOutcomes, planRun, RunReport, summarize } from './run-snapshots';
+import { publishCounts } from './metrics';
+import { executeRequests, planErrorOutcomes, planRun, RunReport, skipDone, summarize } from './run-snapshots';
 
 export interface SnapshotEvent {
   readonly slot?: string;
@@ -25,8 +25,7 @@ let state: { config: PolicyConfig; ec2: Ec2Adapter } | undefined;
 function init() {
   if (!state) {
     const config = readConfig(process.env);
-    const client = new EC2Client({ maxAttempts: 3 });
-    state = { config, ec2: new Ec2Adapter(client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
+    state = { config, ec2: Ec2Adapter.fromEnvironment(defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
   }
   return state;
 }
@@ -50,10 +49,14 @@ export async function handler(event: SnapshotEvent | undefined, context?: Lambda
     requests = plan.requests;
     failedInPlan = planErrorOutcomes(plan);
   }
-  const outcomes = await executeRequests(ec2, requests, {
-    deadline, concurrency: config.concurrency, maxAttempts: 5,
+  const { todo, done } = await skipDone(ec2, config, slot, requests);
+  const outcomes = await executeRequests(ec2, todo, {
+    deadline, concurrency: config.concurrency, maxAttempts: 8,
   });
-  const report: RunReport = summarize(config, slot, [...failedInPlan, ...outcomes]);
+  const report: RunReport = summarize(config, slot, [...failedInPlan, ...done, ...outcomes]);
+  publishCounts(config.policyId, {
+    SetsCreated: report.created, InstancesFailed: report.failed, InstancesNotReached: report.notReached, InstancesAlreadyDone: report.alreadyDone,
+  });
   const { outcomes: _, ...totals } = report;
   log('run-finished', totals, report.failed + report.notReached > 0 ? 'ERROR' : 'INFO');
   return report;

@@ -28,7 +28,17 @@ export function defaultBuckets(mutateBurst = 100, mutateRatePerSecond = 5): Buck
 }
 
 export class Ec2Adapter {
-  constructor(readonly client: EC2Client, readonly buckets: Buckets) {}
+  /**
+   * @param client for the describe calls, whose throttling the SDK's own retries absorb
+   * @param mutateClient for CreateSnapshots and DeleteSnapshot; give it `maxAttempts: 1` so that every
+   *   attempt goes through the caller's pacer and takes a token (SDK retries would bypass the bucket)
+   */
+  constructor(readonly client: EC2Client, readonly buckets: Buckets, readonly mutateClient: EC2Client = client) {}
+
+  /** Clients as the handlers use them: describe calls retried by the SDK, mutations by the pacer only. */
+  static fromEnvironment(buckets: Buckets): Ec2Adapter {
+    return new Ec2Adapter(new EC2Client({ maxAttempts: 3 }), buckets, new EC2Client({ maxAttempts: 1 }));
+  }
 
   async listInstances(filters: Array<{ Name: string; Values: string[] }>): Promise<InstanceInfo[]> {
     const instances: InstanceInfo[] = [];
@@ -81,7 +91,7 @@ export class Ec2Adapter {
 
   /** Sends one planned request; the bucket is taken by the caller's pacer. */
   async createSnapshots(params: CreateSnapshotsParams): Promise<string[]> {
-    const out = await this.client.send(new CreateSnapshotsCommand(params));
+    const out = await this.mutateClient.send(new CreateSnapshotsCommand(params));
     return (out.Snapshots ?? []).map((s) => s.SnapshotId).filter((id): id is string => !!id);
   }
 
@@ -106,9 +116,24 @@ export class Ec2Adapter {
     return snapshots;
   }
 
+  /** The snapshots of this policy made for one slot (to find instances an earlier invocation already did). */
+  async listSlotSnapshots(policyIdTag: string, policyId: string, slotTag: string, slot: string): Promise<SnapshotInfo[]> {
+    const snapshots: SnapshotInfo[] = [];
+    const pages = paginateDescribeSnapshots(
+      { client: this.client, pageSize: 1000 },
+      { OwnerIds: ['self'], Filters: [{ Name: `tag:${policyIdTag}`, Values: [policyId] }, { Name: `tag:${slotTag}`, Values: [slot] }] },
+    );
+    for await (const page of this.paced(pages)) {
+      for (const s of page.Snapshots ?? []) {
+        if (s.SnapshotId) snapshots.push({ snapshotId: s.SnapshotId, state: s.State ?? 'unknown', tags: tagMap(s.Tags) });
+      }
+    }
+    return snapshots;
+  }
+
   /** Deletes one snapshot; the bucket is taken by the caller's pacer. */
   async deleteSnapshot(snapshotId: string, dryRun: boolean): Promise<void> {
-    await this.client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, ...(dryRun ? { DryRun: true } : {}) }));
+    await this.mutateClient.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, ...(dryRun ? { DryRun: true } : {}) }));
   }
 
   /** Takes a describe token before each page is fetched. */

@@ -41,6 +41,14 @@ const RETRYABLE = new Set([
   'ServiceUnavailable',
   'Unavailable',
   'TimeoutError',
+  'RequestTimeout',
+  // Connection faults: the request may not have reached EC2 (mutations are re-sent through the pacer,
+  // which takes a token for each attempt, since their client makes one attempt only).
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
 ]);
 
 export function isRetryable(error: unknown): boolean {

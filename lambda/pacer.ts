@@ -21,6 +21,9 @@ export type PacedResult<R> =
   | { readonly status: 'failed'; readonly code: string; readonly error: string; readonly attempts: number }
   | { readonly status: 'not-reached'; readonly attempts: number };
 
+/** Codes that mean the server's bucket is empty. */
+const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
+
 export function defaultBackoffMs(attempt: number, error: unknown): number {
   // EC2 allows one snapshot per volume every 15 seconds: waiting less than that only burns tokens.
   const floor = errorCode(error) === 'SnapshotCreationPerVolumeRateExceeded' ? 15_000 : 0;
@@ -51,6 +54,7 @@ export async function runPaced<T, R>(
         return { status: 'ok', value: await call(items[index]), attempts };
       } catch (error) {
         lastFailure = { status: 'failed', code: errorCode(error), error: errorMessage(error), attempts };
+        if (THROTTLED.has(lastFailure.code)) options.bucket.drain();
         if (!isRetryable(error) || attempts >= options.maxAttempts) return lastFailure;
         const wait = backoff(attempts, error);
         if (!fitsBeforeDeadline(wait)) return lastFailure;

@@ -44,6 +44,16 @@ export class TokenBucket {
     return this.tokens >= 1 ? 0 : ((1 - this.tokens) / this.refillPerSecond) * 1000;
   }
 
+  /**
+   * Empties the bucket after the server said it is throttling: the server's bucket, shared with every other
+   * caller of the account, is emptier than ours, so we fall back in step with it instead of spending a burst
+   * of tokens it does not have.
+   */
+  drain(): void {
+    this.refill();
+    this.tokens = Math.min(this.tokens, 0);
+  }
+
   /** Takes one token, waiting until the bucket has it. */
   async take(): Promise<void> {
     this.refill();

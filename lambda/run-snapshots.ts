@@ -3,7 +3,8 @@
 import { PolicyConfig } from './config';
 import { Ec2Adapter } from './ec2';
 import { log } from './log';
-import { InstanceOutcome, PlannedSnapshot, SnapshotPlan } from './model';
+import { instancesWithSetForSlot } from './idempotency';
+import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG, SLOT_TAG, SnapshotPlan } from './model';
 import { runPaced } from './pacer';
 import { instanceFilters, planSnapshots } from './plan';
 
@@ -28,6 +29,29 @@ export async function planRun(ec2: Ec2Adapter, config: PolicyConfig, slot: strin
   }
   for (const error of plan.errors) log('plan-failed', { slot, instanceId: error.instanceId, error: error.error }, 'ERROR');
   return plan;
+}
+
+/**
+ * Splits requests into those still to send and those whose instance already has a set for this slot (an
+ * earlier invocation of the same slot made it: a retry, a duplicate delivery, a re-run batch).
+ */
+export async function skipDone(
+  ec2: Ec2Adapter, config: PolicyConfig, slot: string, requests: readonly PlannedSnapshot[],
+): Promise<{ todo: PlannedSnapshot[]; done: InstanceOutcome[] }> {
+  if (requests.length === 0) return { todo: [], done: [] };
+  const existing = await ec2.listSlotSnapshots(POLICY_ID_TAG, config.policyId, SLOT_TAG, slot);
+  const doneIds = instancesWithSetForSlot(existing, config.policyId, slot);
+  const todo = requests.filter((r) => !doneIds.has(r.instanceId));
+  const done = requests
+    .filter((r) => doneIds.has(r.instanceId))
+    .map((r): InstanceOutcome => ({
+      instanceId: r.instanceId,
+      status: 'already-done',
+      snapshotIds: existing.filter((s) => s.tags['snapshot-policy:instance-id'] === r.instanceId).map((s) => s.snapshotId).sort(),
+      attempts: 0,
+    }));
+  for (const o of done) log('snapshot-already-done', { slot, ...o });
+  return { todo, done };
 }
 
 export interface ExecuteOptions {
@@ -73,6 +97,7 @@ export interface RunReport {
   readonly planned: number;
   readonly created: number;
   readonly dryRunOk: number;
+  readonly alreadyDone: number;
   readonly failed: number;
   readonly notReached: number;
   readonly outcomes: InstanceOutcome[];
@@ -87,6 +112,7 @@ export function summarize(config: PolicyConfig, slot: string, outcomes: Instance
     planned: outcomes.length,
     created: count('created'),
     dryRunOk: count('dry-run'),
+    alreadyDone: count('already-done'),
     failed: count('failed'),
     notReached: count('not-reached'),
     outcomes,

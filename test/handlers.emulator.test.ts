@@ -178,10 +178,15 @@ beforeEach(async () => {
 
 describe('snapshot run', () => {
   test('gives exactly the running or stopped instances that carry both policy tags one set each', async () => {
-    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    const { result, logs } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
 
     const { outcomes, ...totals } = result;
-    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: false, planned: 3, created: 3, dryRunOk: 0, failed: 0, notReached: 0 });
+    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: false, planned: 3, created: 3, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0 });
+    // The outcome as CloudWatch metrics, in embedded metric format, matching the report.
+    const emf = logs.filter((l: any) => l._aws) as any[];
+    expect(emf).toHaveLength(1);
+    expect(emf[0]._aws.CloudWatchMetrics[0].Namespace).toBe('SnapshotPolicy');
+    expect(emf[0]).toMatchObject({ PolicyId: POLICY_ID, service: 'cdk-snapshot-policy', SetsCreated: 3, InstancesFailed: 0, InstancesNotReached: 0, InstancesAlreadyDone: 0 });
     expect(outcomes).toHaveLength(3);
     expect(outcomeStatuses(result)).toEqual({ [fleet.web]: 'created', [fleet.db]: 'created', [fleet.batch]: 'created' });
     expect(await slotsByInstance()).toEqual({ [fleet.web]: [SLOTS[0]], [fleet.db]: [SLOTS[0]], [fleet.batch]: [SLOTS[0]] });
@@ -189,6 +194,29 @@ describe('snapshot run', () => {
     expect(await snapshotsOfVolumes(untouched)).toEqual([]);
     expect(sorted(proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!)))
       .toEqual(sorted([fleet.web, fleet.db, fleet.batch]));
+  });
+
+  test('a second invocation for the same slot creates nothing and reports the instances as already done', async () => {
+    const first = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    expect(first.result.created).toBe(3);
+    const snapshotsAfterFirst = sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+    proxy.clear();
+
+    // A duplicated delivery of the same slot, in a new container (as a Lambda retry would be).
+    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+
+    expect(result.created).toBe(0);
+    expect(result.alreadyDone).toBe(3);
+    expect(outcomeStatuses(result)).toEqual({ [fleet.web]: 'already-done', [fleet.db]: 'already-done', [fleet.batch]: 'already-done' });
+    expect(proxy.requests('CreateSnapshots')).toHaveLength(0);
+    const snapshotsAfterSecond = sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+    expect(snapshotsAfterSecond).toEqual(snapshotsAfterFirst);
+    const reported = sorted(result.outcomes.flatMap((o) => o.snapshotIds ?? []));
+    expect(reported).toEqual(snapshotsAfterFirst);
+
+    // Another slot is a new run.
+    const next = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[1] });
+    expect(next.result.created).toBe(3);
   });
 
   test('takes one snapshot of every attached volume, and reports their ids per instance', async () => {
@@ -297,7 +325,7 @@ describe('snapshot run', () => {
     const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { DRY_RUN: 'true' });
 
     const { outcomes, ...totals } = result;
-    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: true, planned: 3, created: 0, dryRunOk: 3, failed: 0, notReached: 0 });
+    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: true, planned: 3, created: 0, dryRunOk: 3, alreadyDone: 0, failed: 0, notReached: 0 });
     expect([...outcomes].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(
       sorted([fleet.web, fleet.db, fleet.batch]).map((instanceId) => ({ instanceId, status: 'dry-run', attempts: 1 })));
     expect(await snapshotsOfVolumes(Object.values(fleet.volumes).flat())).toEqual([]);

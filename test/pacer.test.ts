@@ -40,12 +40,16 @@ class VirtualClock implements Clock {
 /** A bucket that never makes anyone wait unless told to, and counts the tokens taken. */
 class FakeBucket {
   taken = 0;
+  drained = 0;
   constructor(private readonly delay = 0) {}
   delayMs(): number {
     return this.delay;
   }
   async take(): Promise<void> {
     this.taken += 1;
+  }
+  drain(): void {
+    this.drained += 1;
   }
 }
 
@@ -153,6 +157,17 @@ describe('runPaced', () => {
     expect(startedAt).toEqual([0, 1000, 3000]);
     expect(backoff.mock.calls).toEqual([[1, THROTTLED], [2, THROTTLED]]);
     expect(bucket.taken).toBe(3);
+    // Each throttling answer empties the local bucket, to fall back in step with the server's.
+    expect(bucket.drained).toBe(2);
+  });
+
+  test('does not empty the bucket for errors that are not throttling', async () => {
+    const { clock, bucket, options } = setup({ maxAttempts: 2 });
+    await run(clock, ['i-a'], async () => {
+      throw Object.assign(new Error('boom'), { name: 'InternalError' });
+    }, options);
+    expect(bucket.taken).toBe(2);
+    expect(bucket.drained).toBe(0);
   });
 
   test('gives up a retryable error after maxAttempts and reports the last error', async () => {

@@ -163,6 +163,19 @@ describe('TokenBucket', () => {
         .toThrow(new Error(`token bucket initial tokens must be between 0 and the capacity 100, got ${initial}`));
     });
 
+    test('drain empties the bucket, so the next caller waits a full refill interval', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(100, 5, clock);
+      await bucket.take();
+      bucket.drain();
+      expect(bucket.delayMs()).toBe(200);
+      const served: Array<[string, number]> = [];
+      const done = takeAll(bucket, clock, ['a'], served);
+      await clock.run();
+      await Promise.all(done);
+      expect(served).toEqual([['a', 200]]);
+    });
+
     test('starts full', () => {
       const bucket = new TokenBucket(5, 0.001, new VirtualClock());
       for (let i = 0; i < 5; i++) void bucket.take();

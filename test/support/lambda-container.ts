@@ -35,6 +35,8 @@ const lines = [];
 for (const method of ['log', 'info', 'warn', 'error']) {
   console[method] = (...args) => { lines.push(args.map(String).join(' ')); };
 }
+// Powertools writes its embedded-metric lines to process.stdout through a Console of its own.
+process.stdout.write = (chunk) => { lines.push(...String(chunk).split('\\n').filter((l) => l !== '')); return true; };
 const { handler } = require(process.argv[1]);
 const remaining = Number(process.argv[2]);
 process.on('message', async ({ id, event }) => {
@@ -52,7 +54,7 @@ process.send({ ready: true });
 function parseLine(text: string): LogLine {
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && 'event' in parsed) return parsed as LogLine;
+    if (typeof parsed === 'object' && parsed !== null && ('event' in parsed || '_aws' in parsed)) return parsed as LogLine;
   } catch {
     // not one of the handler's JSON lines
   }

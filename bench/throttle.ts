@@ -1,0 +1,333 @@
+// Throttling benchmark: runs the real planRun + executeRequests against moto behind the fault proxy
+// (EC2's token buckets, time-scaled) for fleets of 100, 500 and 2000 instances, and a naive baseline
+// (default SDK client, no limiter, every CreateSnapshots at once). Prints, per run, the API calls made
+// against the lower bound, the wall time against the bucket's limit, and the instances lost, checked
+// against the snapshots moto holds. Run: npx ts-node --transpile-only bench/throttle.ts
+//
+// Knobs (environment): BENCH_SIZES=100,500,2000  BENCH_TIME_SCALE=10  BENCH_FAULT_SIZE=<largest size>
+// BENCH_SDK_MAX_ATTEMPTS=1 (attempts of the client that sends CreateSnapshots; the handlers use 1, so that
+// every retry goes through the paced loop and takes a token: 3 shows what SDK retries do to the bucket)
+import {
+  CreateSnapshotsCommand, DeleteTagsCommand, DescribeImagesCommand, DescribeTagsCommand, EC2Client,
+  paginateDescribeInstances, RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+// The SDK's own retry module (a dependency of @aws-sdk/client-ec2), for its standard strategy with scaled delays.
+// eslint-disable-next-line import/no-extraneous-dependencies
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { countRecords, FaultProxy, RequestRecord, startFaultProxy } from './fault-proxy';
+import { readConfig } from '../lambda/config';
+import { Ec2Adapter } from '../lambda/ec2';
+import { INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
+import { defaultBackoffMs } from '../lambda/pacer';
+import { TokenBucket } from '../lambda/rate-limiter';
+import { executeRequests, planErrorOutcomes, planRun } from '../lambda/run-snapshots';
+import { MotoServer, startMoto } from '../test/support/moto-server';
+
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID = 'test';
+process.env.AWS_SECRET_ACCESS_KEY = 'test';
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 10);
+const SIZES = (process.env.BENCH_SIZES ?? '100,500,2000').split(',').map(Number);
+const FAULT_SIZE = Number(process.env.BENCH_FAULT_SIZE ?? Math.max(...SIZES));
+const SDK_MAX_ATTEMPTS = Number(process.env.BENCH_SDK_MAX_ATTEMPTS ?? 1);
+/** Instances per RunInstances call; moto makes one reservation of each call. */
+const SEED_CHUNK = 250;
+const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+const FLEET_TAG = { Key: 'BenchFleet', Value: 'yes' };
+const POLICY_ID = 'bench';
+/** EC2's CreateSnapshots bucket: the limit a run's wall time is measured against. */
+const BURST = 100;
+const RATE = 5;
+/** A Lambda invocation's 15 minutes less the default 30 s safety margin, scaled. */
+const DEADLINE_MS = ((15 * 60 - 30) * 1000) / TIME_SCALE;
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+
+/** Silences the handler's JSON log lines (thousands per run); errors still reach the outcomes. */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const original = { log: console.log, warn: console.warn, error: console.error };
+  console.log = console.warn = console.error = () => undefined;
+  try {
+    return await fn();
+  } finally {
+    Object.assign(console, original);
+  }
+}
+
+interface Row {
+  readonly n: number;
+  readonly run: string;
+  readonly calls: Record<string, number>;
+  readonly lowerBound: number;
+  /** 503 answers: by the bucket / injected. */
+  readonly bucketThrottled: number;
+  readonly injected: number;
+  /** Requests beyond the first per instance (CreateSnapshots), and of those how many the SDK sent itself. */
+  readonly retries: number;
+  readonly sdkRetries: number | undefined;
+  /** CreateSnapshots requests the bucket let through (whatever their answer): each took a token. */
+  readonly admitted: number;
+  readonly planSeconds: number;
+  readonly execSeconds: number;
+  readonly created: number;
+  readonly failed: number;
+  readonly noSet: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  /** Error codes of the instances that failed, with their counts. */
+  readonly failureCodes: Record<string, number>;
+}
+
+/**
+ * Instance id to the number of snapshots moto holds for it in this slot, read directly (not through the
+ * proxy) from the snapshots' tags. Then the run's snapshot tags are deleted: moto looks tags up by scanning
+ * every tag it holds, so each tagged snapshot left behind slows later DescribeInstances and DescribeSnapshots
+ * calls (its DescribeSnapshots with a tag filter is quadratic: 6 s for 200 of 1,200 snapshots).
+ */
+async function setsInMoto(direct: EC2Client, slot: string): Promise<Map<string, number>> {
+  const inSlot = await direct.send(new DescribeTagsCommand({
+    Filters: [{ Name: 'resource-type', Values: ['snapshot'] }, { Name: 'key', Values: [SLOT_TAG] }, { Name: 'value', Values: [slot] }],
+  }));
+  const snapshotIds = new Set((inSlot.Tags ?? []).map((t) => t.ResourceId!));
+  const owners = await direct.send(new DescribeTagsCommand({
+    Filters: [{ Name: 'resource-type', Values: ['snapshot'] }, { Name: 'key', Values: [INSTANCE_ID_TAG] }],
+  }));
+  const sets = new Map<string, number>();
+  for (const t of owners.Tags ?? []) {
+    if (snapshotIds.has(t.ResourceId!)) sets.set(t.Value!, (sets.get(t.Value!) ?? 0) + 1);
+  }
+  if (snapshotIds.size > 0) {
+    await direct.send(new DeleteTagsCommand({
+      Resources: [...snapshotIds], Tags: [POLICY_ID_TAG, INSTANCE_ID_TAG, SLOT_TAG].map((Key) => ({ Key })),
+    }));
+  }
+  return sets;
+}
+
+function callCounts(records: readonly RequestRecord[]): Record<string, number> {
+  return Object.fromEntries(Object.entries(countRecords(records)).map(([action, c]) => [action, c.requests]));
+}
+
+function lowerBound(n: number): number {
+  return Math.ceil(n / 1000) + 1 + n;
+}
+
+/** The real plan and execute phases, with the client-side buckets scaled like the proxy's. */
+async function limitedRun(
+  direct: EC2Client, moto: MotoServer, fleet: readonly string[], run: string,
+  faults: { throttleRate?: number; serverErrorRate?: number; seed?: number } = {},
+): Promise<Row> {
+  const proxy = await startFaultProxy({ target: moto.endpoint, timeScale: TIME_SCALE, ...faults });
+  // The handler's clients (Ec2Adapter.fromEnvironment): describe calls with the SDK's standard retry strategy
+  // (3 attempts), CreateSnapshots with one attempt, retried by the pacer; SDK delays scaled in time like
+  // everything else.
+  const scaledRetries = (attempts: number) => new ConfiguredRetryStrategy(attempts,
+    (attempt) => (Math.random() * Math.min(20_000, 1000 * 2 ** (attempt - 1))) / TIME_SCALE);
+  const client = new EC2Client({ endpoint: proxy.endpoint, region: REGION, credentials: CREDENTIALS, retryStrategy: scaledRetries(3) });
+  const mutateClient = new EC2Client({
+    endpoint: proxy.endpoint, region: REGION, credentials: CREDENTIALS, retryStrategy: scaledRetries(SDK_MAX_ATTEMPTS),
+  });
+  try {
+    const config = readConfig({ POLICY_ID, INSTANCE_TAGS: JSON.stringify({ [FLEET_TAG.Key]: FLEET_TAG.Value }) });
+    const ec2 = new Ec2Adapter(client, {
+      describe: new TokenBucket(100, 20 * TIME_SCALE),
+      mutate: new TokenBucket(config.mutateBurst, config.mutateRatePerSecond * TIME_SCALE),
+    }, mutateClient);
+    const slot = `${run}-${fleet.length}-${Date.now()}`;
+    const t0 = process.hrtime.bigint();
+    const plan = await quietly(() => planRun(ec2, config, slot));
+    const planSeconds = seconds(t0);
+    const t1 = process.hrtime.bigint();
+    const outcomes = await quietly(() => executeRequests(ec2, plan.requests, {
+      deadline: Date.now() + DEADLINE_MS,
+      concurrency: config.concurrency,
+      maxAttempts: 8,
+      backoffMs: (attempt, error) => defaultBackoffMs(attempt, error) / TIME_SCALE,
+    }));
+    const execSeconds = seconds(t1);
+    const all: InstanceOutcome[] = [...planErrorOutcomes(plan), ...outcomes];
+    const pacerAttempts = outcomes.reduce((sum, o) => sum + (o.attempts ?? 0), 0);
+    return await verify(direct, proxy, fleet, slot, run, all, planSeconds, execSeconds, pacerAttempts);
+  } finally {
+    client.destroy();
+    mutateClient.destroy();
+    await proxy.stop();
+  }
+}
+
+/** A naive run: the SDK's default client (standard retries, 3 attempts), no limiter, every call at once. */
+async function baselineRun(direct: EC2Client, moto: MotoServer, fleet: readonly string[]): Promise<Row> {
+  const proxy = await startFaultProxy({ target: moto.endpoint, timeScale: TIME_SCALE });
+  const client = new EC2Client({ endpoint: proxy.endpoint, region: REGION, credentials: CREDENTIALS });
+  try {
+    const slot = `baseline-${fleet.length}-${Date.now()}`;
+    const t0 = process.hrtime.bigint();
+    const ids: string[] = [];
+    const pages = paginateDescribeInstances({ client }, {
+      Filters: [{ Name: `tag:${FLEET_TAG.Key}`, Values: [FLEET_TAG.Value] }, { Name: 'instance-state-name', Values: ['running'] }],
+    });
+    for await (const page of pages) {
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
+    }
+    const planSeconds = seconds(t0);
+    const t1 = process.hrtime.bigint();
+    const results = await Promise.allSettled(ids.map((id) => client.send(new CreateSnapshotsCommand({
+      InstanceSpecification: { InstanceId: id },
+      TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: INSTANCE_ID_TAG, Value: id }, { Key: SLOT_TAG, Value: slot }] }],
+    }))));
+    const execSeconds = seconds(t1);
+    // A naive loop reports no failure per instance (with Promise.all its run dies at the first rejection),
+    // so every instance without a set counts as lost.
+    const outcomes: InstanceOutcome[] = results.map((r, i) => (r.status === 'fulfilled'
+      ? { instanceId: ids[i], status: 'created' }
+      : { instanceId: ids[i], status: 'not-reached', error: String(r.reason?.name) }));
+    const attempts = results.reduce((sum, r) => sum + ((r.status === 'fulfilled' ? r.value : r.reason)?.$metadata?.attempts ?? 1), 0);
+    return await verify(direct, proxy, fleet, slot, 'baseline', outcomes, planSeconds, execSeconds, ids.length, attempts);
+  } finally {
+    client.destroy();
+    await proxy.stop();
+  }
+}
+
+async function verify(
+  direct: EC2Client, proxy: FaultProxy, fleet: readonly string[], slot: string, run: string,
+  outcomes: InstanceOutcome[], planSeconds: number, execSeconds: number, pacerAttempts: number, sdkAttempts?: number,
+): Promise<Row> {
+  const sets = await setsInMoto(direct, slot);
+  const byInstance = new Map(outcomes.map((o) => [o.instanceId, o]));
+  const reported = (id: string) => ['failed', 'not-reached'].includes(byInstance.get(id)?.status ?? '') && run !== 'baseline';
+  const noSet = fleet.filter((id) => !sets.has(id));
+  const counters = proxy.counters();
+  const cs = counters.CreateSnapshots ?? { requests: 0, bucketThrottled: 0, throttled: 0 };
+  const all = Object.values(counters);
+  const csRequests = cs.requests;
+  const failureCodes: Record<string, number> = {};
+  for (const o of outcomes) {
+    if (o.status !== 'failed' && o.status !== 'not-reached') continue;
+    const code = o.error ? o.error.split(':')[0] : o.status;
+    failureCodes[code] = (failureCodes[code] ?? 0) + 1;
+  }
+  return {
+    n: fleet.length,
+    run,
+    calls: callCounts(proxy.records),
+    lowerBound: lowerBound(fleet.length),
+    bucketThrottled: all.reduce((s, c) => s + c.bucketThrottled, 0),
+    injected: all.reduce((s, c) => s + c.throttled - c.bucketThrottled, 0) + all.reduce((s, c) => s + c.serverErrors, 0),
+    retries: csRequests - fleet.length,
+    // Requests the pacer did not make itself were the SDK's own retries (which take no token).
+    sdkRetries: sdkAttempts === undefined ? csRequests - pacerAttempts : sdkAttempts - pacerAttempts,
+    admitted: csRequests - cs.bucketThrottled,
+    planSeconds,
+    execSeconds,
+    created: outcomes.filter((o) => o.status === 'created').length,
+    failed: outcomes.filter((o) => o.status === 'failed' || o.status === 'not-reached').length,
+    noSet: noSet.length,
+    lost: noSet.filter((id) => !reported(id)).length,
+    duplicates: [...sets.values()].filter((count) => count > 1).length,
+    failureCodes,
+  };
+}
+
+/** Grows the tagged fleet to `size` instances, in chunks of one reservation each, spread over zones. */
+async function seedTo(direct: EC2Client, imageId: string, fleet: string[], size: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  while (fleet.length < size) {
+    const count = Math.min(SEED_CHUNK, size - fleet.length);
+    const out = await direct.send(new RunInstancesCommand({
+      ImageId: imageId,
+      InstanceType: 't3.micro',
+      MinCount: count,
+      MaxCount: count,
+      Placement: { AvailabilityZone: ZONES[Math.floor(fleet.length / SEED_CHUNK) % ZONES.length] },
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [FLEET_TAG] }],
+    }));
+    for (const i of out.Instances ?? []) fleet.push(i.InstanceId!);
+  }
+  return seconds(t0);
+}
+
+const pad = (value: unknown, width: number) => String(value).padStart(width);
+
+function printTable(rows: readonly Row[]): void {
+  const header = [
+    pad('N', 5), pad('run', 9), pad('DI', 3), pad('DAZ', 3), pad('CS', 5), pad('total', 5), pad('bound', 5),
+    pad('503b', 5), pad('inj', 4), pad('retry', 5), pad('sdkR', 5), pad('plan s', 6), pad('exec s', 7),
+    pad('EC2 s', 7), pad('limit s', 7), pad('EC2 s', 7), pad('ratio', 6), pad('adm x', 6),
+    pad('ok', 5), pad('fail', 4), pad('noSet', 5), pad('lost', 4), pad('dup', 3),
+  ].join(' ');
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  for (const r of rows) {
+    const total = Object.values(r.calls).reduce((a, b) => a + b, 0);
+    const limit = (Math.max(0, r.n - BURST) / RATE) / TIME_SCALE;
+    const admittedLimit = (Math.max(0, r.admitted - BURST) / RATE) / TIME_SCALE;
+    console.log([
+      pad(r.n, 5), pad(r.run, 9), pad(r.calls.DescribeInstances ?? 0, 3), pad(r.calls.DescribeAvailabilityZones ?? 0, 3),
+      pad(r.calls.CreateSnapshots ?? 0, 5), pad(total, 5), pad(r.lowerBound, 5),
+      pad(r.bucketThrottled, 5), pad(r.injected, 4), pad(r.retries, 5), pad(r.sdkRetries ?? '-', 5),
+      pad(r.planSeconds.toFixed(2), 6), pad(r.execSeconds.toFixed(2), 7), pad((r.execSeconds * TIME_SCALE).toFixed(1), 7),
+      pad(limit.toFixed(2), 7), pad((limit * TIME_SCALE).toFixed(1), 7),
+      pad(limit > 0 ? (r.execSeconds / limit).toFixed(3) : '-', 6),
+      pad(admittedLimit > 0 ? (r.execSeconds / admittedLimit).toFixed(3) : '-', 6),
+      pad(r.created, 5), pad(r.failed, 4), pad(r.noSet, 5), pad(r.lost, 4), pad(r.duplicates, 3),
+    ].join(' '));
+  }
+}
+
+async function main(): Promise<void> {
+  const started = process.hrtime.bigint();
+  const moto = await startMoto();
+  const direct = new EC2Client({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
+  const rows: Row[] = [];
+  const seeding: string[] = [];
+  try {
+    const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
+    const fleet: string[] = [];
+    for (const n of [...new Set(SIZES)].sort((a, b) => a - b)) {
+      const before = fleet.length;
+      const seedSeconds = await seedTo(direct, imageId, fleet, n);
+      seeding.push(`${before}->${n}: ${seedSeconds.toFixed(1)} s`);
+      console.error(`seeded ${n} instances (+${n - before} in ${seedSeconds.toFixed(1)} s); running...`);
+      const runs = [
+        () => limitedRun(direct, moto, fleet, 'limited'),
+        () => baselineRun(direct, moto, fleet),
+        ...(n === FAULT_SIZE ? [() => limitedRun(direct, moto, fleet, 'faults', { throttleRate: 0.3, serverErrorRate: 0.05, seed: 42 })] : []),
+      ];
+      for (const run of runs) {
+        const t = process.hrtime.bigint();
+        const row = await run();
+        rows.push(row);
+        console.error(`  ${row.run}: ${seconds(t).toFixed(1)} s`);
+      }
+    }
+  } finally {
+    direct.destroy();
+    await moto.stop();
+  }
+  console.log(`\ntimeScale ${TIME_SCALE}, limited runs with EC2Client maxAttempts ${SDK_MAX_ATTEMPTS}: bucket refills ${RATE * TIME_SCALE}/s CreateSnapshots, ${20 * TIME_SCALE}/s Describe*; ` +
+    `burst ${BURST}; "EC2 s" columns are unscaled (EC2-time) seconds`);
+  printTable(rows);
+  console.log('\nDI/DAZ/CS: DescribeInstances/DescribeAvailabilityZones/CreateSnapshots requests; bound: ceil(N/1000)+1+N;');
+  console.log('503b: refused by the bucket; inj: injected throttles and 500s; retry: CreateSnapshots beyond one per instance,');
+  console.log('sdkR: of those, sent by the SDK\'s own retries (no token); exec s: execute phase, vs limit (N-100)/5/timeScale;');
+  console.log('noSet: fleet instances without a snapshot in moto tagged with the run\'s slot; lost: of those, without a reported failure');
+  console.log('(baseline reports none per instance); dup: instances with more than one snapshot in the slot;');
+  console.log('adm x: exec s vs (admitted CreateSnapshots - 100)/5/timeScale, the least time the tokens the run used take.');
+  for (const r of rows) {
+    if (r.failed > 0) {
+      const codes = Object.entries(r.failureCodes).map(([code, count]) => `${code} ${count}`).join(', ');
+      console.log(`failures ${r.n} ${r.run}: ${codes}`);
+    }
+  }
+  console.log(`seeding (RunInstances x${SEED_CHUNK}): ${seeding.join(', ')}`);
+  console.log(`total ${seconds(started).toFixed(1)} s`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,148 @@
+// Lambda entry point of runs orchestrated by Step Functions (orchestration: STEP_FUNCTIONS), for fleets too
+// large for one invocation. Phases, each a state of the state machine:
+//   start          (the schedule's target) starts the execution named after the slot, once per slot;
+//   plan-batches   plans the run once and writes it to S3 in batches sized to the rate budget;
+//   execute-batch  sends one batch through the same executor as a single-invocation run;
+//   report         adds the batch results up, publishes the metrics and logs the outcome.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { batchResult, BatchResult, cutBatches, executionName, initialTokens, sumBatches } from './batches';
+import { PolicyConfig, readConfig } from './config';
+import { defaultBuckets, Ec2Adapter } from './ec2';
+import { log } from './log';
+import { publishCounts } from './metrics';
+import { PlannedSnapshot } from './model';
+import { slotOf } from './plan';
+import { TokenBucket } from './rate-limiter';
+import { executeRequests, planRun, skipDone } from './run-snapshots';
+
+interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface BatchRef {
+  readonly index: number;
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface PlanSummary {
+  readonly slot: string;
+  readonly planned: number;
+  readonly planFailures: Array<{ instanceId: string; status: string; error?: string }>;
+  readonly batches: BatchRef[];
+}
+
+type Event =
+  | { phase: 'start'; slot?: string }
+  | { phase: 'plan-batches'; slot: string }
+  | { phase: 'execute-batch'; slot: string; index: number; key: string }
+  | { phase: 'report'; slot: string; plan: PlanSummary; results: BatchResult[] };
+
+let state: { config: PolicyConfig; ec2Client: EC2Client; mutateClient: EC2Client; s3: S3Client; sfn: SFNClient } | undefined;
+
+function init() {
+  if (!state) {
+    state = {
+      config: readConfig(process.env),
+      ec2Client: new EC2Client({ maxAttempts: 3 }),
+      mutateClient: new EC2Client({ maxAttempts: 1 }),
+      s3: new S3Client({}),
+      sfn: new SFNClient({}),
+    };
+  }
+  return state;
+}
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+/** Where a run's batches are kept: one folder per policy and slot. */
+export function batchKey(policyId: string, slot: string, index: number): string {
+  return `runs/${encodeURIComponent(policyId)}/${slot}/batch-${String(index).padStart(5, '0')}.json`;
+}
+
+export async function handler(event: Event, context?: LambdaContext): Promise<unknown> {
+  const { config, ec2Client, mutateClient, s3, sfn } = init();
+  const remaining = context?.getRemainingTimeInMillis() ?? 15 * 60_000;
+  const deadline = Date.now() + remaining - config.safetyMarginSeconds * 1000;
+
+  switch (event.phase) {
+    case 'start': {
+      const slot = slotOf(event, new Date());
+      const name = executionName(slot);
+      try {
+        const out = await sfn.send(new StartExecutionCommand({
+          stateMachineArn: env('STATE_MACHINE_ARN'), name, input: JSON.stringify({ slot }),
+        }));
+        log('run-started', { policyId: config.policyId, slot, execution: out.executionArn });
+        return { slot, executionArn: out.executionArn, started: true };
+      } catch (error) {
+        // The execution name is the slot's: a duplicated or retried invocation finds it taken.
+        if (error instanceof ExecutionAlreadyExists) {
+          log('run-already-started', { policyId: config.policyId, slot, execution: name }, 'WARN');
+          return { slot, started: false };
+        }
+        throw error;
+      }
+    }
+    case 'plan-batches': {
+      const ec2 = new Ec2Adapter(ec2Client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond), mutateClient);
+      const plan = await planRun(ec2, config, event.slot);
+      const batchSize = Number(env('BATCH_SIZE'));
+      const batches: BatchRef[] = [];
+      for (const [index, requests] of cutBatches(plan.requests, batchSize).entries()) {
+        const key = batchKey(config.policyId, event.slot, index);
+        await s3.send(new PutObjectCommand({
+          Bucket: env('PLAN_BUCKET'), Key: key, Body: JSON.stringify(requests), ContentType: 'application/json',
+        }));
+        batches.push({ index, key, size: requests.length });
+      }
+      const summary: PlanSummary = {
+        slot: event.slot,
+        planned: plan.requests.length,
+        planFailures: plan.errors.map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error })),
+        batches,
+      };
+      log('run-planned', { slot: event.slot, planned: summary.planned, batches: batches.length, planFailures: plan.errors.length });
+      return summary;
+    }
+    case 'execute-batch': {
+      const started = Date.now();
+      const object = await s3.send(new GetObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: event.key }));
+      const requests = JSON.parse(await object.Body!.transformToString()) as PlannedSnapshot[];
+      // Batches run one at a time against one account-wide bucket: only the first spends the burst.
+      const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
+      const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
+      const { todo, done } = await skipDone(ec2, config, event.slot, requests);
+      const outcomes = await executeRequests(ec2, todo, { deadline, concurrency: config.concurrency, maxAttempts: 8 });
+      const result = batchResult(event.index, [...done, ...outcomes], Date.now() - started);
+      const { failures: _, ...counts } = result;
+      log('batch-finished', { slot: event.slot, ...counts });
+      return result;
+    }
+    case 'report': {
+      const total = sumBatches(event.results);
+      const failed = total.failed + event.plan.planFailures.length;
+      publishCounts(config.policyId, {
+        SetsCreated: total.created, InstancesFailed: failed, InstancesNotReached: total.notReached, InstancesAlreadyDone: total.alreadyDone,
+      });
+      const report = {
+        policyId: config.policyId,
+        slot: event.slot,
+        planned: event.plan.planned,
+        ...total,
+        failed,
+        failures: [...event.plan.planFailures, ...total.failures],
+      };
+      log('run-finished', { ...report, failures: report.failures.length }, failed + total.notReached > 0 ? 'ERROR' : 'INFO');
+      return report;
+    }
+    default:
+      throw new Error(`unknown phase ${JSON.stringify((event as { phase?: unknown }).phase)}`);
+  }
+}
