@@ -2,7 +2,7 @@
 import { awscdk, javascript, JsonFile } from 'projen';
 
 /** Handler entry points under lambda/, each bundled into assets/<name>/index.js at build time. */
-const HANDLERS = ['create-snapshots', 'clean-up'];
+const HANDLERS = ['create-snapshots', 'clean-up', 'orchestrated'];
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-snapshot-policy',
