@@ -48,7 +48,8 @@ function init() {
       config: readConfig(process.env),
       ec2Client: new EC2Client({ maxAttempts: 3 }),
       mutateClient: new EC2Client({ maxAttempts: 1 }),
-      s3: new S3Client({}),
+      // A custom endpoint (an emulator such as moto) serves buckets by path, not by host name.
+      s3: new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL) }),
       sfn: new SFNClient({}),
     };
   }
