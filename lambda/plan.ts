@@ -181,12 +181,20 @@ export function planSnapshots(input: PlanInput): SnapshotPlan {
  * The slot a run is for: the scheduled time the schedule passed in, or (on demand) the current minute.
  * Slots are ISO-8601 UTC strings to the second, so they sort as text and compare across runs.
  */
+/** How far ahead of the clock a slot may be (the scheduler passes the scheduled time, a little behind now). */
+const MAX_SLOT_AHEAD_MS = 3_600_000;
+
 export function slotOf(event: unknown, now: Date): string {
   const given = typeof event === 'object' && event !== null ? (event as { slot?: unknown }).slot : undefined;
   if (given !== undefined && given !== null && given !== '') {
     const parsed = typeof given === 'string' ? parseIsoTime(given) : undefined;
     if (parsed === undefined) {
       throw new Error(`event slot must be an ISO-8601 time, got ${JSON.stringify(given)}`);
+    }
+    // A set from the future would be every instance's newest set to the retention rules, and `within`
+    // measures from the newest set: it could age out every real set.
+    if (parsed.getTime() > now.getTime() + MAX_SLOT_AHEAD_MS) {
+      throw new Error(`event slot must not be more than an hour ahead of now (${toSlot(now)}), got ${JSON.stringify(given)}`);
     }
     return toSlot(parsed);
   }

@@ -417,6 +417,12 @@ describe('slotOf', () => {
     expect(() => slotOf({ slot: given }, NOW)).toThrow(new Error(`event slot must be an ISO-8601 time, got ${JSON.stringify(given)}`));
   });
 
+  test('accepts a slot up to an hour ahead of now, and throws for one further ahead', () => {
+    expect(slotOf({ slot: '2026-05-01T11:17:42Z' }, NOW)).toBe('2026-05-01T11:17:42Z');
+    expect(() => slotOf({ slot: '2026-05-01T11:17:43Z' }, NOW)).toThrow(new Error(
+      'event slot must not be more than an hour ahead of now (2026-05-01T10:17:42Z), got "2026-05-01T11:17:43Z"'));
+  });
+
   test('throws for a slot that is not a string', () => {
     expect(() => slotOf({ slot: 1774747800000 }, NOW)).toThrow(new Error('event slot must be an ISO-8601 time, got 1774747800000'));
   });
