@@ -432,3 +432,32 @@ describe('retention clean-up', () => {
     expect(batchDeletes.map((l) => [l.slot, l.reasons])).toEqual(SLOTS.slice().reverse().map((slot) => [slot, ['orphan-expired']]));
   });
 });
+
+describe('restic-style rules over simulated days', () => {
+  test('after ten days of twice-daily slots, last 2 + daily 3 + weekly 2 leave exactly the sets the rules name', async () => {
+    const slots: string[] = [];
+    for (let day = 1; day <= 10; day++) {
+      for (const hour of ['03', '15']) slots.push(`2026-01-${String(day).padStart(2, '0')}T${hour}:00:00Z`);
+    }
+    const rules = { RETENTION: JSON.stringify({ last: 2, daily: 3, weekly: 2 }), TIME_ZONE: 'Europe/London' };
+    const snapshotter = await handler('create-snapshots', rules);
+    for (const slot of slots) {
+      const { result } = await snapshotter.invoke<RunReport>({ slot });
+      expect(result).toMatchObject({ created: 3, failed: 0 });
+    }
+
+    const { result } = await invokeOnce<CleanupReport>('clean-up', {}, rules);
+
+    // Newest first: last 2 keeps Jan 10 15:00 and 03:00; daily 3 the newest of Jan 10, 9 and 8; weekly 2 the
+    // newest of ISO week 2026-W2 (Jan 10 15:00) and of 2026-W1, which ends on Sunday Jan 4 (Jan 4 15:00).
+    const kept = ['2026-01-04T15:00:00Z', '2026-01-08T15:00:00Z', '2026-01-09T15:00:00Z', '2026-01-10T03:00:00Z', '2026-01-10T15:00:00Z'];
+    expect(await slotsByInstance()).toEqual({ [fleet.web]: kept, [fleet.db]: kept, [fleet.batch]: kept });
+    expect(result).toMatchObject({ setsKept: 15, setsDeleted: 45, snapshotsSkipped: [] });
+
+    // A second clean-up finds nothing more to delete.
+    proxy.clear();
+    const again = await invokeOnce<CleanupReport>('clean-up', {}, rules);
+    expect(again.result).toMatchObject({ setsKept: 15, setsDeleted: 0, snapshotsDeleted: 0 });
+    expect(proxy.requests('DeleteSnapshot')).toHaveLength(0);
+  });
+});
