@@ -80,6 +80,8 @@ export interface FaultProxy {
   counters(): Record<string, ActionCounters>;
   /** Makes more instances vanish while the proxy runs. */
   vanish(instanceId: string): void;
+  /** Makes a snapshot "in use by an AMI" while the proxy runs. */
+  markInUse(snapshotId: string): void;
   stop(): Promise<void>;
 }
 
@@ -242,6 +244,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     records,
     counters: () => countRecords(records),
     vanish: (instanceId) => { vanished.add(instanceId); },
+    markInUse: (snapshotId) => { inUse.add(snapshotId); },
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
