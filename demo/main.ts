@@ -43,12 +43,27 @@ async function invoke(fn: SynthFunction, extraEnv: Record<string, string>, event
     try { logs.push(JSON.parse(String(line))); } catch { logs.push({ text: String(line) }); }
   };
   console.log = console.warn = console.error = capture;
+  // Powertools writes the embedded-metric lines straight to stdout.
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: unknown) => {
+    String(chunk).split('\n').filter((l) => l !== '').forEach(capture);
+    return true;
+  }) as typeof process.stdout.write;
   try {
     const result = await handler(event, { getRemainingTimeInMillis: () => 5 * 60_000 });
     return { result, logs };
   } finally {
     Object.assign(console, original);
+    process.stdout.write = write;
   }
+}
+
+/** The CloudWatch metrics a handler published, from its embedded-metric-format log line. */
+function metricsOf(logs: any[]): string {
+  const emf = logs.find((l) => l._aws);
+  if (!emf) return 'none published';
+  const names: string[] = emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name);
+  return names.map((n) => `${n}=${emf[n]}`).join(' ');
 }
 
 const tags = (t: Record<string, string>): Tag[] => Object.entries(t).map(([Key, Value]) => ({ Key, Value }));
@@ -125,8 +140,7 @@ function printPlacementMatrix(env: Record<string, string>) {
 
 async function main() {
   // The SDK warns about Node 20 on every client; the Lambda runtime is Node 22, so keep the demo readable.
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => { if (w.name !== 'NodeVersionSupportWarning') console.warn(w); });
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   fs.rmSync(OUTDIR, { recursive: true, force: true });
   const { app } = buildApp(OUTDIR);
   const assembly = app.synth();
@@ -165,18 +179,24 @@ async function main() {
         console.log('  (moto ignores ExcludeDataVolumeIds, CopyTagsFromSource, Location and OutpostArn: it snapshots every ' +
           'volume, so db-1 gets 3 snapshots here where EC2 would make 2; the requests above are what EC2 receives)');
       }
-      const { result: report } = await invoke(snapshotFn, awsEnv, { slot });
+      const { result: report, logs: runLogs } = await invoke(snapshotFn, awsEnv, { slot });
       for (const o of report.outcomes) {
         console.log(`  ${o.status.padEnd(8)} ${label(o.instanceId)}${o.snapshotIds ? ` -> ${o.snapshotIds.join(', ')}` : ''}${o.error ? ` ${o.error}` : ''}`);
       }
       console.log(`  totals: planned=${report.planned} created=${report.created} failed=${report.failed} not-reached=${report.notReached}`);
+      console.log(`  metrics: ${metricsOf(runLogs)}`);
     }
+
+    console.log(`\n== Run 4 again (a duplicated delivery of slot ${slots[3]})`);
+    const { result: again } = await invoke(snapshotFn, awsEnv, { slot: slots[3] });
+    console.log(`  totals: created=${again.created} already-done=${again.alreadyDone}: no second set for the slot`);
 
     console.log('\n== Retention cleaner (keepLast 2)');
     const { result: cleanup, logs } = await invoke(cleanupFn, awsEnv, {});
     for (const line of logs.filter((l) => l.event === 'set-keep' || l.event === 'set-delete')) {
       console.log(`  ${line.event === 'set-keep' ? 'keep  ' : 'delete'} ${label(line.instanceId)} slot ${line.slot} [${line.reasons.join(', ')}] ${line.snapshotIds.join(', ')}`);
     }
+    console.log(`  metrics: ${metricsOf(logs)}`);
     console.log(`  totals: sets kept=${cleanup.setsKept} sets deleted=${cleanup.setsDeleted} snapshots deleted=${cleanup.snapshotsDeleted} skipped=${cleanup.snapshotsSkipped.length}`);
 
     const left = (await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? [];
