@@ -62,6 +62,19 @@ function env(name: string): string {
   return value;
 }
 
+/**
+ * The slot of a plan, batch or report event, normalized as the starter normalizes it, so every phase and
+ * every snapshot tag of a run carry the same text even when an execution is started by hand with another
+ * spelling of the time (idempotency and retention compare slots as text). A missing slot is an error:
+ * defaulting to the clock, as the starter does, would give each phase of one run a different slot.
+ */
+function runSlot(event: { phase: string; slot?: unknown }): string {
+  if (event.slot === undefined || event.slot === null || event.slot === '') {
+    throw new Error(`event slot is required in phase ${event.phase}`);
+  }
+  return slotOf(event, new Date());
+}
+
 /** Where a run's batches are kept: one folder per policy and slot. */
 export function batchKey(policyId: string, slot: string, index: number): string {
   return `runs/${encodeURIComponent(policyId)}/${slot}/batch-${String(index).padStart(5, '0')}.json`;
@@ -92,41 +105,44 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       }
     }
     case 'plan-batches': {
+      const slot = runSlot(event);
       const ec2 = new Ec2Adapter(ec2Client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond), mutateClient);
-      const plan = await planRun(ec2, config, event.slot);
+      const plan = await planRun(ec2, config, slot);
       const batchSize = Number(env('BATCH_SIZE'));
       const batches: BatchRef[] = [];
       for (const [index, requests] of cutBatches(plan.requests, batchSize).entries()) {
-        const key = batchKey(config.policyId, event.slot, index);
+        const key = batchKey(config.policyId, slot, index);
         await s3.send(new PutObjectCommand({
           Bucket: env('PLAN_BUCKET'), Key: key, Body: JSON.stringify(requests), ContentType: 'application/json',
         }));
         batches.push({ index, key, size: requests.length });
       }
       const summary: PlanSummary = {
-        slot: event.slot,
+        slot,
         planned: plan.requests.length,
         planFailures: plan.errors.map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error })),
         batches,
       };
-      log('run-planned', { slot: event.slot, planned: summary.planned, batches: batches.length, planFailures: plan.errors.length });
+      log('run-planned', { slot, planned: summary.planned, batches: batches.length, planFailures: plan.errors.length });
       return summary;
     }
     case 'execute-batch': {
+      const slot = runSlot(event);
       const started = Date.now();
       const object = await s3.send(new GetObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: event.key }));
       const requests = JSON.parse(await object.Body!.transformToString()) as PlannedSnapshot[];
       // Batches run one at a time against one account-wide bucket: only the first spends the burst.
       const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
       const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
-      const { todo, done } = await skipDone(ec2, config, event.slot, requests);
+      const { todo, done } = await skipDone(ec2, config, slot, requests);
       const outcomes = await executeRequests(ec2, todo, { deadline, concurrency: config.concurrency, maxAttempts: 8 });
       const result = batchResult(event.index, [...done, ...outcomes], Date.now() - started);
       const { failures: _, ...counts } = result;
-      log('batch-finished', { slot: event.slot, ...counts });
+      log('batch-finished', { slot, ...counts });
       return result;
     }
     case 'report': {
+      const slot = runSlot(event);
       const total = sumBatches(event.results);
       const failed = total.failed + event.plan.planFailures.length;
       publishCounts(config.policyId, {
@@ -134,7 +150,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       });
       const report = {
         policyId: config.policyId,
-        slot: event.slot,
+        slot,
         planned: event.plan.planned,
         ...total,
         failed,

@@ -245,8 +245,13 @@ export class SnapshotPolicy extends Construct {
         lifecycleRules: [{ expiration: Duration.days(30) }],
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      bucket.grantRead(snapshotRole, 'runs/*');
-      bucket.grantPut(snapshotRole, 'runs/*');
+      // Only the plan objects, by key: grantRead and grantPut would add List* and GetBucket* on the bucket
+      // and object lock, tagging and abort actions that the run function never needs.
+      snapshotRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'ReadWriteRunPlans',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [bucket.arnForObjects('runs/*')],
+      }));
       this.snapshotFunction = this.createFunction('SnapshotFunction', 'orchestrated', snapshotRole,
         { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: String(batchSizeFor(timeout)) }, timeout, logRetention,
         'Plans and sends the batches of the snapshot policy\'s orchestrated runs');

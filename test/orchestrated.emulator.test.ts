@@ -1,0 +1,473 @@
+// The bundled orchestrated handler (assets/orchestrated/index.js, the code of the run function and of the
+// starter), in a container process of its own, against moto serving EC2, S3 and Step Functions with the real
+// SDK over HTTP: the phases a state machine execution calls one after the other (plan-batches, execute-batch,
+// report) and the schedule's start. EC2 goes through a recording proxy, so a test can count the
+// CreateSnapshots requests; S3 is addressed by the host name `localhost`, so the handler must use path-style
+// requests (the SDK picks path style by itself only for an IP address). moto is reset and the fleet seeded
+// again before every test.
+import {
+  AttachVolumeCommand, CreateVolumeCommand, DescribeSnapshotsCommand, EC2Client, Snapshot, StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type { BatchResult } from '../lambda/batches';
+import type { PlannedSnapshot } from '../lambda/model';
+import type { BatchRef, PlanSummary } from '../lambda/orchestrated';
+import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList, tagRecord } from './support/emulator-ec2';
+import { AssetName, LambdaContainer, LogLine, startContainer } from './support/lambda-container';
+import { MotoServer, startMoto } from './support/moto-server';
+import { RecordingProxy, startRecordingProxy } from './support/recording-proxy';
+
+// A slash in the policy id, as in the default `<stack>/<path>`: the batch keys hold it URL-encoded.
+const POLICY_ID = 'MyStack/Nightly';
+const BUCKET = 'snapshot-plans';
+const SLOT = '2026-01-01T03:00:00Z';
+const ACCOUNT = '123456789012';
+// AssetName (test/support/lambda-container.ts) does not list the orchestrated bundle yet; startContainer runs any.
+const ORCHESTRATED = 'orchestrated' as string as AssetName;
+
+let moto: MotoServer;
+let proxy: RecordingProxy;
+let ec2: EC2Client;
+let s3: S3Client;
+let sfn: SFNClient;
+
+/** The run function's environment as the construct sets it, with a small BATCH_SIZE, pointed at moto. */
+function policyEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...emulatorEnv(proxy.endpoint),
+    // Step Functions (and anything else) straight to moto; EC2 through the proxy (emulatorEnv); S3 by host name.
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_ENDPOINT_URL_S3: `http://localhost:${moto.port}`,
+    POLICY_ID,
+    INSTANCE_TAGS: JSON.stringify({ Backup: 'nightly', Env: 'prod' }),
+    EXCLUDE_BOOT_VOLUME: 'false',
+    EXCLUDE_DATA_VOLUME_TAGS: '{}',
+    COPY_VOLUME_TAGS: 'false',
+    SNAPSHOT_TAGS: '{}',
+    DESCRIPTION: `Created by cdk-snapshot-policy ${POLICY_ID}`,
+    LOCAL_ZONE_DESTINATION: 'PARENT_REGION',
+    OUTPOST_DESTINATION: 'PARENT_REGION',
+    DRY_RUN: 'false',
+    RETENTION: JSON.stringify({ last: 7 }),
+    TIME_ZONE: 'UTC',
+    HOLD_TAG: 'snapshot-policy:hold',
+    ORPHAN_RETENTION_SECONDS: String(90 * 86_400),
+    PLAN_BUCKET: BUCKET,
+    BATCH_SIZE: '2',
+    ...overrides,
+  };
+}
+
+const containers: LambdaContainer[] = [];
+
+/** A fresh Lambda container of the orchestrated bundle, with the policy's environment and the given changes. */
+async function container(overrides: Record<string, string> = {}): Promise<LambdaContainer> {
+  const started = await startContainer(ORCHESTRATED, policyEnv(overrides));
+  containers.push(started);
+  return started;
+}
+
+/** One invocation in a fresh container, as each state of an execution may land in a new one. */
+async function invokeOnce<R>(event: unknown, overrides: Record<string, string> = {}) {
+  return (await container(overrides)).invoke<R>(event);
+}
+
+/** What Step Functions hands the next state: the result as JSON. */
+const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+
+interface Fleet {
+  /** The instances carrying both policy tags (one of them stopped), sorted as the planner orders them. */
+  readonly tagged: string[];
+  readonly halfTagged: string;
+  readonly untagged: string;
+}
+
+let fleet: Fleet;
+
+async function seedFleet(): Promise<Fleet> {
+  const policyTags = { Backup: 'nightly', Env: 'prod' };
+  const tagged: string[] = [];
+  for (const name of ['web-1', 'web-2', 'db', 'queue', 'batch']) tagged.push((await launch(ec2, { Name: name, ...policyTags })).instanceId);
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [tagged[4]] }));
+  const halfTagged = (await launch(ec2, { Name: 'half', Backup: 'nightly' })).instanceId;
+  const untagged = (await launch(ec2, {})).instanceId;
+  return { tagged: [...tagged].sort(), halfTagged, untagged };
+}
+
+const sorted = (values: readonly string[]) => [...values].sort();
+
+/** This policy's snapshots, by instance, then slot. */
+async function policySets(): Promise<Map<string, Map<string, Snapshot[]>>> {
+  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:id', Values: [POLICY_ID] }] }));
+  const sets = new Map<string, Map<string, Snapshot[]>>();
+  for (const snapshot of out.Snapshots ?? []) {
+    const { 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot } = tagRecord(snapshot.Tags);
+    const bySlot = sets.get(instanceId) ?? new Map<string, Snapshot[]>();
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), snapshot]);
+    sets.set(instanceId, bySlot);
+  }
+  return sets;
+}
+
+async function slotsByInstance(): Promise<Record<string, string[]>> {
+  const sets = await policySets();
+  return Object.fromEntries([...sets].map(([instanceId, bySlot]) => [instanceId, sorted([...bySlot.keys()])]));
+}
+
+async function policySnapshotIds(): Promise<string[]> {
+  return sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+}
+
+/** The instance each CreateSnapshots request that reached moto was for. */
+const createdFor = () => proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!);
+
+async function bucketKeys(): Promise<string[]> {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+  return sorted((out.Contents ?? []).map((o) => o.Key!));
+}
+
+async function readBatch(key: string): Promise<PlannedSnapshot[]> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return JSON.parse(await out.Body!.transformToString());
+}
+
+const keyOf = (slot: string, index: number) => `runs/MyStack%2FNightly/${slot}/batch-0000${index}.json`;
+
+const executeEvent = (ref: BatchRef, slot = SLOT) => ({ phase: 'execute-batch', slot, index: ref.index, key: ref.key });
+
+const emfLines = (logs: LogLine[]) => logs.filter((l) => '_aws' in l) as any[];
+
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await startRecordingProxy(moto.endpoint);
+  ec2 = emulatorClient(moto.endpoint);
+  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+  s3 = new S3Client({ endpoint: moto.endpoint, region: REGION, credentials, forcePathStyle: true, maxAttempts: 1 });
+  sfn = new SFNClient({ endpoint: moto.endpoint, region: REGION, credentials, maxAttempts: 1 });
+  await assertImage(ec2);
+});
+
+afterAll(async () => {
+  ec2?.destroy();
+  s3?.destroy();
+  sfn?.destroy();
+  await proxy?.stop();
+  await moto?.stop();
+});
+
+afterEach(async () => {
+  await Promise.all(containers.splice(0).map((c) => c.stop()));
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  fleet = await seedFleet();
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  proxy.clear();
+});
+
+describe('plan-batches', () => {
+  test('writes ceil(5 / 2) = 3 batch objects of the planned requests in order and returns their refs', async () => {
+    const { result, logs } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+
+    expect(result).toEqual({
+      slot: SLOT,
+      planned: 5,
+      planFailures: [],
+      batches: [
+        { index: 0, key: keyOf(SLOT, 0), size: 2 },
+        { index: 1, key: keyOf(SLOT, 1), size: 2 },
+        { index: 2, key: keyOf(SLOT, 2), size: 1 },
+      ],
+    });
+    expect(await bucketKeys()).toEqual([keyOf(SLOT, 0), keyOf(SLOT, 1), keyOf(SLOT, 2)]);
+    const batches = await Promise.all(result.batches.map((b) => readBatch(b.key)));
+    expect(batches.map((b) => b.map((r) => r.instanceId))).toEqual([fleet.tagged.slice(0, 2), fleet.tagged.slice(2, 4), fleet.tagged.slice(4)]);
+    for (const request of batches.flat()) {
+      expect(request.params.InstanceSpecification.InstanceId).toBe(request.instanceId);
+      expect(request.params.TagSpecifications).toEqual([{
+        ResourceType: 'snapshot',
+        Tags: expect.arrayContaining([
+          { Key: 'snapshot-policy:id', Value: POLICY_ID },
+          { Key: 'snapshot-policy:instance-id', Value: request.instanceId },
+          { Key: 'snapshot-policy:slot', Value: SLOT },
+        ]),
+      }]);
+    }
+    // Planning sends nothing.
+    expect(proxy.requests('CreateSnapshots')).toEqual([]);
+    expect(logs.filter((l) => l.event === 'run-planned')).toEqual([
+      { level: 'INFO', event: 'run-planned', slot: SLOT, planned: 5, batches: 3, planFailures: 0 },
+    ]);
+  });
+
+  test('writes one batch when the fleet fits in BATCH_SIZE', async () => {
+    const { result } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT }, { BATCH_SIZE: '2175' });
+
+    expect(result.batches).toEqual([{ index: 0, key: keyOf(SLOT, 0), size: 5 }]);
+    expect(await bucketKeys()).toEqual([keyOf(SLOT, 0)]);
+  });
+
+  test('returns the instances it cannot plan as plan failures and batches only the others', async () => {
+    // With the boot volume left out, only the instance with a data volume has anything to snapshot.
+    const withData = fleet.tagged[1];
+    const volume = await ec2.send(new CreateVolumeCommand({
+      AvailabilityZone: 'us-east-1a', Size: 10, TagSpecifications: [{ ResourceType: 'volume', Tags: tagList({ Name: 'data' }) }],
+    }));
+    await ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: withData, Device: '/dev/sdf' }));
+
+    const { result } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT }, { EXCLUDE_BOOT_VOLUME: 'true' });
+
+    expect(result).toEqual({
+      slot: SLOT,
+      planned: 1,
+      planFailures: fleet.tagged.filter((id) => id !== withData).map((instanceId) => ({
+        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions',
+      })),
+      batches: [{ index: 0, key: keyOf(SLOT, 0), size: 1 }],
+    });
+    expect((await readBatch(keyOf(SLOT, 0))).map((r) => r.instanceId)).toEqual([withData]);
+  });
+
+  test('normalizes the slot as the starter does, so keys and tags carry the same text', async () => {
+    const { result } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: '2026-01-01T04:00:00.000+01:00' });
+
+    expect(result.slot).toBe(SLOT);
+    expect(await bucketKeys()).toEqual([keyOf(SLOT, 0), keyOf(SLOT, 1), keyOf(SLOT, 2)]);
+    const tags = (await readBatch(keyOf(SLOT, 0)))[0].params.TagSpecifications[0].Tags;
+    expect(tags.find((t) => t.Key === 'snapshot-policy:slot')).toEqual({ Key: 'snapshot-policy:slot', Value: SLOT });
+  });
+
+  test.each<[string, object, string]>([
+    ['no slot', { phase: 'plan-batches' }, 'event slot is required in phase plan-batches'],
+    ['a slot that is not a time', { phase: 'plan-batches', slot: 'tomorrow' }, 'event slot must be an ISO-8601 time, got "tomorrow"'],
+  ])('fails for %s and writes nothing', async (_name, event, message) => {
+    await expect(invokeOnce(event)).rejects.toThrow(`orchestrated handler threw Error: ${message}`);
+    expect(await bucketKeys()).toEqual([]);
+  });
+});
+
+describe('execute-batch', () => {
+  test('each batch gives exactly its instances one set for the slot, batch by batch', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const expected: Record<string, string[]> = {};
+
+    for (const ref of asJson(plan).batches) {
+      proxy.clear();
+      const { result, logs } = await invokeOnce<BatchResult>(executeEvent(ref));
+
+      const counts = { created: ref.size, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0 };
+      expect(result).toEqual({ batch: ref.index, ...counts, failures: [], durationMs: expect.any(Number) });
+      const instances = fleet.tagged.slice(ref.index * 2, ref.index * 2 + ref.size);
+      expect(sorted(createdFor())).toEqual(instances);
+      for (const id of instances) expected[id] = [SLOT];
+      expect(await slotsByInstance()).toEqual(expected);
+      expect(logs.filter((l) => l.event === 'batch-finished')).toEqual([
+        { level: 'INFO', event: 'batch-finished', slot: SLOT, batch: ref.index, ...counts, durationMs: result.durationMs },
+      ]);
+    }
+    expect(Object.keys(expected)).toHaveLength(5);
+    const untouched = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:instance-id', Values: [fleet.halfTagged, fleet.untagged] }] }));
+    expect(untouched.Snapshots).toEqual([]);
+  });
+
+  test('executing the same batch again reports its instances already done and creates nothing', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const first = await invokeOnce<BatchResult>(executeEvent(plan.batches[0]));
+    expect(first.result.created).toBe(2);
+    const snapshotsAfterFirst = await policySnapshotIds();
+    proxy.clear();
+
+    // A retry of the batch, in a new container (as Step Functions' Retry would invoke it).
+    const { result, logs } = await invokeOnce<BatchResult>(executeEvent(plan.batches[0]));
+
+    expect(result).toEqual({
+      batch: 0, created: 0, dryRunOk: 0, alreadyDone: 2, failed: 0, notReached: 0, failures: [], durationMs: expect.any(Number),
+    });
+    expect(proxy.requests('CreateSnapshots')).toEqual([]);
+    expect(await policySnapshotIds()).toEqual(snapshotsAfterFirst);
+    expect(sorted(logs.filter((l) => l.event === 'snapshot-already-done').map((l) => l.instanceId as string))).toEqual(fleet.tagged.slice(0, 2));
+  });
+
+  test('sends only the requests of instances without a set when a batch is partly done', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    await invokeOnce<BatchResult>(executeEvent(plan.batches[0]));
+    const [done] = await readBatch(plan.batches[0].key);
+    const [notDone] = await readBatch(plan.batches[1].key);
+    const mixedKey = `runs/MyStack%2FNightly/${SLOT}/batch-mixed.json`;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: mixedKey, Body: JSON.stringify([done, notDone]) }));
+    proxy.clear();
+
+    const { result } = await invokeOnce<BatchResult>({ phase: 'execute-batch', slot: SLOT, index: 1, key: mixedKey });
+
+    expect(result).toMatchObject({ created: 1, alreadyDone: 1, failed: 0, notReached: 0 });
+    expect(createdFor()).toEqual([notDone.instanceId]);
+  });
+
+  test('a batch sent with another spelling of the slot finds the sets of the normalized slot', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    await invokeOnce<BatchResult>(executeEvent(plan.batches[0]));
+    proxy.clear();
+
+    const { result } = await invokeOnce<BatchResult>(executeEvent(plan.batches[0], '2026-01-01T03:00:00.000Z'));
+
+    expect(result).toMatchObject({ created: 0, alreadyDone: 2 });
+    expect(proxy.requests('CreateSnapshots')).toEqual([]);
+  });
+
+  test('fails when the batch object does not exist, so the state machine retries it and then reports it not run', async () => {
+    await expect(invokeOnce({ phase: 'execute-batch', slot: SLOT, index: 0, key: keyOf(SLOT, 0) }))
+      .rejects.toThrow('orchestrated handler threw NoSuchKey: The specified key does not exist.');
+    expect(proxy.requests('CreateSnapshots')).toEqual([]);
+  });
+});
+
+describe('report', () => {
+  test('adds up the batches, a batch that did not run as not reached, logs the run as failed and prints the EMF metrics', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const results: unknown[] = [];
+    for (const ref of plan.batches.slice(0, 2)) results.push((await invokeOnce<BatchResult>(executeEvent(ref))).result);
+    // What the BatchNotRun state of the state machine passes on for the third batch.
+    results.push({ batch: 2, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 1, failures: [], durationMs: 0, error: 'States.Timeout' });
+    proxy.clear();
+
+    const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results: asJson(results) });
+
+    const totals = { planned: 5, batches: 3, created: 4, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 1 };
+    expect(result).toEqual({ policyId: POLICY_ID, slot: SLOT, ...totals, failures: [] });
+    const emf = emfLines(logs);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]._aws.CloudWatchMetrics).toEqual([{
+      Namespace: 'SnapshotPolicy',
+      Dimensions: [['service', 'PolicyId']],
+      Metrics: [
+        { Name: 'SetsCreated', Unit: 'Count' },
+        { Name: 'InstancesFailed', Unit: 'Count' },
+        { Name: 'InstancesNotReached', Unit: 'Count' },
+        { Name: 'InstancesAlreadyDone', Unit: 'Count' },
+      ],
+    }]);
+    expect(emf[0]).toMatchObject({
+      service: 'cdk-snapshot-policy', PolicyId: POLICY_ID, SetsCreated: 4, InstancesFailed: 0, InstancesNotReached: 1, InstancesAlreadyDone: 0,
+    });
+    // The log line counts the failures it does not list.
+    expect(logs.filter((l) => l.event === 'run-finished')).toEqual([
+      { level: 'ERROR', event: 'run-finished', policyId: POLICY_ID, slot: SLOT, ...totals, failures: 0 },
+    ]);
+    // Reporting sends nothing to EC2.
+    expect(proxy.records).toEqual([]);
+  });
+
+  test('counts plan failures as failed instances, lists them first, and logs a clean run at INFO', async () => {
+    const plan: PlanSummary = {
+      slot: SLOT,
+      planned: 3,
+      planFailures: [{ instanceId: 'i-00000000000000001', status: 'failed', error: 'no volume is left to snapshot after the exclusions' }],
+      batches: [{ index: 0, key: keyOf(SLOT, 0), size: 2 }, { index: 1, key: keyOf(SLOT, 1), size: 1 }],
+    };
+    const results: BatchResult[] = [
+      { batch: 0, created: 1, dryRunOk: 0, alreadyDone: 1, failed: 0, notReached: 0, failures: [], durationMs: 900 },
+      { batch: 1, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 1, notReached: 0, failures: [{ instanceId: 'i-2', status: 'failed', error: 'boom' }], durationMs: 300 },
+    ];
+
+    const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan, results });
+
+    const totals = { planned: 3, batches: 2, created: 1, dryRunOk: 0, alreadyDone: 1, failed: 2, notReached: 0 };
+    expect(result).toEqual({
+      policyId: POLICY_ID,
+      slot: SLOT,
+      ...totals,
+      failures: [...plan.planFailures, { instanceId: 'i-2', status: 'failed', error: 'boom' }],
+    });
+    expect(emfLines(logs)[0]).toMatchObject({ SetsCreated: 1, InstancesFailed: 2, InstancesNotReached: 0, InstancesAlreadyDone: 1 });
+    expect(logs.find((l) => l.event === 'run-finished')?.level).toBe('ERROR');
+
+    const clean = await invokeOnce({
+      phase: 'report', slot: SLOT, plan: { ...plan, planFailures: [] }, results: [{ ...results[0], created: 2, alreadyDone: 0 }],
+    });
+    expect(clean.result).toMatchObject({ created: 2, failed: 0, notReached: 0, failures: [] });
+    expect(clean.logs.find((l) => l.event === 'run-finished')?.level).toBe('INFO');
+    expect(emfLines(clean.logs)[0]).toMatchObject({ SetsCreated: 2, InstancesFailed: 0, InstancesNotReached: 0, InstancesAlreadyDone: 0 });
+  });
+});
+
+describe('start', () => {
+  const MACHINE = 'snapshot-run';
+  const MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${MACHINE}`;
+  const EXECUTION_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${MACHINE}:slot-2026-01-01T03-00-00Z`;
+
+  beforeEach(async () => {
+    const out = await sfn.send(new CreateStateMachineCommand({
+      name: MACHINE,
+      definition: JSON.stringify({ StartAt: 'Run', States: { Run: { Type: 'Pass', End: true } } }),
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/${MACHINE}`,
+    }));
+    expect(out.stateMachineArn).toBe(MACHINE_ARN);
+  });
+
+  const executions = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN }))).executions ?? [];
+
+  test('starts one execution named after the slot, with the slot as its input', async () => {
+    const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+
+    expect(result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: EXECUTION_ARN }));
+    expect(execution).toMatchObject({ name: 'slot-2026-01-01T03-00-00Z', stateMachineArn: MACHINE_ARN, input: JSON.stringify({ slot: SLOT }) });
+    expect((await executions()).map((e) => e.name)).toEqual(['slot-2026-01-01T03-00-00Z']);
+    expect(logs.filter((l) => l.event === 'run-started')).toEqual([
+      { level: 'INFO', event: 'run-started', policyId: POLICY_ID, slot: SLOT, execution: EXECUTION_ARN },
+    ]);
+  });
+
+  // StartExecution with the name and input of an execution that is still running succeeds and returns that
+  // execution (AWS documents this idempotency, and moto implements it): the duplicate starts no second run,
+  // but cannot tell that it was a duplicate.
+  test('a duplicated start while the run is still going returns the same execution and starts no second one', async () => {
+    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN });
+    await starter.invoke({ phase: 'start', slot: SLOT });
+
+    const again = await starter.invoke({ phase: 'start', slot: SLOT });
+    // Another spelling of the same scheduled time, from a new container.
+    const respelled = await invokeOnce({ phase: 'start', slot: '2026-01-01T04:00:00+01:00' }, { STATE_MACHINE_ARN: MACHINE_ARN });
+
+    expect(again.result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    expect(respelled.result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    const listed = await executions();
+    expect(listed.map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'RUNNING']]);
+  });
+
+  test('a start for a slot whose run has ended finds the name taken (ExecutionAlreadyExists) and reports started false', async () => {
+    await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+    await sfn.send(new StopExecutionCommand({ executionArn: EXECUTION_ARN }));
+
+    const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+
+    expect(result).toEqual({ slot: SLOT, started: false });
+    expect(logs.filter((l) => l.event.startsWith('run-'))).toEqual([
+      { level: 'WARN', event: 'run-already-started', policyId: POLICY_ID, slot: SLOT, execution: 'slot-2026-01-01T03-00-00Z' },
+    ]);
+    expect((await executions()).map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'ABORTED']]);
+  });
+
+  test('starts a new execution for the next slot', async () => {
+    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN });
+    await starter.invoke({ phase: 'start', slot: SLOT });
+
+    const { result } = await starter.invoke({ phase: 'start', slot: '2026-01-02T03:00:00Z' });
+
+    expect(result).toEqual({
+      slot: '2026-01-02T03:00:00Z', executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${MACHINE}:slot-2026-01-02T03-00-00Z`, started: true,
+    });
+    expect(sorted((await executions()).map((e) => e.name!))).toEqual(['slot-2026-01-01T03-00-00Z', 'slot-2026-01-02T03-00-00Z']);
+  });
+
+  test('fails on any other error, such as a state machine that does not exist', async () => {
+    const missing = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:no-such-machine`;
+    await expect(invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: missing }))
+      .rejects.toThrow(/^orchestrated handler threw StateMachineDoesNotExist: /);
+    expect(await executions()).toEqual([]);
+  });
+});

@@ -1,0 +1,654 @@
+// Construct tests of SnapshotPolicy with `orchestration: Orchestration.STEP_FUNCTIONS`: the state machine's
+// Amazon States Language (read back from the template and checked with asl-validator), the starter the
+// schedule targets, the plan bucket, the batch size, the IAM of every role, and the alarm. With the default
+// (LAMBDA) none of these resources exist.
+import { createRequire } from 'module';
+import * as path from 'path';
+import {
+  App, CfnElement, Duration, Stack,
+  aws_logs as logs, aws_s3_assets as s3assets,
+} from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
+import { batchResult } from '../lambda/batches';
+import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const INSTANCE_TAGS = { backup: 'nightly' };
+const RUN_FN_DESCRIPTION = 'Plans and sends the batches of the snapshot policy\'s orchestrated runs';
+const STARTER_FN_DESCRIPTION = 'Starts the run of one slot of the snapshot policy, once';
+const CLEANUP_FN_DESCRIPTION = 'Deletes the snapshot sets that the snapshot policy no longer keeps';
+const LAMBDA_ERRORS = [
+  'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException', 'Lambda.Unknown',
+];
+
+// asl-validator ships no type declarations; this is the signature of its CommonJS export (dist/src/validator.js).
+interface AslError {
+  readonly 'Error code': string;
+  readonly 'Message': string;
+}
+type AslValidator = (definition: object, options?: { checkPaths: boolean; checkArn: boolean }) => {
+  isValid: boolean;
+  errors: AslError[];
+  errorsText(separator?: string): string;
+};
+const validateAsl = createRequire(__filename)('asl-validator') as AslValidator;
+
+interface Built {
+  readonly stack: Stack;
+  readonly policy: SnapshotPolicy;
+  readonly template: Template;
+}
+
+function newStack(id = 'MyStack'): Stack {
+  return new Stack(new App(), id, { env: ENV });
+}
+
+/** A fresh App and Stack with one orchestrated policy; `props` override the minimal valid props. */
+function build(props: Partial<SnapshotPolicyProps> = {}): Built {
+  const stack = newStack();
+  const policy = new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS, orchestration: Orchestration.STEP_FUNCTIONS, ...props });
+  return { stack, policy, template: Template.fromStack(stack) };
+}
+
+function logicalIdOf(stack: Stack, construct: Construct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+function child<T extends Construct>(policy: SnapshotPolicy, id: string): T {
+  return policy.node.findChild(id) as T;
+}
+
+/** An EC2 ARN as the template writes it, with the partition left to CloudFormation. */
+function ec2Arn(rest: string): unknown {
+  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${rest}`]] };
+}
+
+const SNAPSHOT_ARN = ec2Arn('eu-west-1::snapshot/*');
+
+/** The logical id of the one resource of `type` whose properties match. */
+function onlyResource(template: Template, type: string, props: object): string {
+  const found = Object.keys(template.findResources(type, { Properties: props }));
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+/** The statements of the one AWS::IAM::Policy attached to the role `roleId`, and that it is the only one. */
+function statementsOfRole(template: Template, roleId: string): any[] {
+  const attached = Object.values(template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  }));
+  expect(attached).toHaveLength(1);
+  expect(attached[0].Properties.Roles).toEqual([{ Ref: roleId }]);
+  return attached[0].Properties.PolicyDocument.Statement;
+}
+
+function roleIdOf(template: Template, functionDescription: string): string {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: functionDescription } }));
+  expect(fn).toHaveLength(1);
+  return fn[0].Properties.Role['Fn::GetAtt'][0];
+}
+
+/** Every statement of every identity policy in the template: DefaultPolicies, managed and inline. */
+function allStatements(template: Template): Array<{ policy: string; statement: any }> {
+  const out: Array<{ policy: string; statement: any }> = [];
+  const add = (policy: string, document: any) => {
+    const statements = document?.Statement ?? [];
+    for (const statement of Array.isArray(statements) ? statements : [statements]) out.push({ policy, statement });
+  };
+  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::Policy'))) add(id, r.Properties.PolicyDocument);
+  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::ManagedPolicy'))) add(id, r.Properties.PolicyDocument);
+  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const inline of r.Properties?.Policies ?? []) add(`${id}/${inline.PolicyName}`, inline.PolicyDocument);
+  }
+  return out;
+}
+
+const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
+
+/** Whether an IAM action pattern (with `*` and `?` wildcards, case-insensitive) covers `action`. */
+function actionCovers(pattern: string, action: string): boolean {
+  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${regex}$`, 'i').test(action);
+}
+
+/** Whether an Allow statement lets its principal call `action` (NotAction counts as allowing it unless it names it). */
+function allows(statement: any, action: string): boolean {
+  if (statement.Effect !== 'Allow') return false;
+  if (statement.NotAction !== undefined) return !asList(statement.NotAction).some((p) => actionCovers(p, action));
+  return asList(statement.Action).some((p) => actionCovers(p, action));
+}
+
+/** The fake ARN a rendered definition holds in place of a function's Fn::GetAtt, so the ARN check can run. */
+function functionArnOf(logicalId: string): string {
+  return `arn:aws:lambda:eu-west-1:123456789012:function:${logicalId}`;
+}
+
+/**
+ * The state machine's definition as JSON: the DefinitionString's Fn::Join with every function ARN replaced
+ * by functionArnOf(logical id). Any other token fails the test, so a new reference is noticed here.
+ */
+function definitionOf(template: Template): any {
+  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+  expect(machines).toHaveLength(1);
+  const definition = machines[0].Properties.DefinitionString;
+  const [separator, parts] = definition['Fn::Join'] as [string, unknown[]];
+  const text = parts.map((part) => {
+    if (typeof part === 'string') return part;
+    const getAtt = (part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+    if (getAtt && getAtt[1] === 'Arn' && template.toJSON().Resources[getAtt[0]].Type === 'AWS::Lambda::Function') {
+      return functionArnOf(getAtt[0]);
+    }
+    throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
+  }).join(separator);
+  return JSON.parse(text);
+}
+
+/** Runs asl-validator on a copy (it writes QueryLanguage into the definition it is given). */
+function validate(definition: object) {
+  return validateAsl(structuredClone(definition), { checkPaths: true, checkArn: true });
+}
+
+describe('state machine definition', () => {
+  let built: Built;
+  let definition: any;
+  let runFnArn: string;
+
+  beforeAll(() => {
+    built = build();
+    definition = definitionOf(built.template);
+    runFnArn = functionArnOf(logicalIdOf(built.stack, built.policy.snapshotFunction));
+  });
+
+  test('plans, executes the batches, then reports, within 12 hours', () => {
+    expect(definition.StartAt).toBe('PlanBatches');
+    expect(Object.keys(definition.States)).toEqual(['PlanBatches', 'ExecuteBatches', 'Report']);
+    expect(definition.States.PlanBatches.Next).toBe('ExecuteBatches');
+    expect(definition.States.ExecuteBatches.Next).toBe('Report');
+    expect(definition.States.Report.End).toBe(true);
+    expect(definition.TimeoutSeconds).toBe(43_200);
+    expect(definition.Comment).toBe('One snapshot run of a snapshot policy, in batches');
+  });
+
+  test('plans in the run function with the slot, keeps the plan at $.plan and retries with full jitter', () => {
+    expect(definition.States.PlanBatches).toEqual({
+      Type: 'Task',
+      Comment: 'List the fleet once, plan one CreateSnapshots per instance, write the plan to S3 in batches',
+      Resource: runFnArn,
+      Parameters: { 'phase': 'plan-batches', 'slot.$': '$.slot' },
+      ResultPath: '$.plan',
+      Next: 'ExecuteBatches',
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+    });
+  });
+
+  test('maps over $.plan.batches one batch at a time, passing the slot and each batch ref', () => {
+    const { ItemProcessor, ...map } = definition.States.ExecuteBatches;
+    expect(map).toEqual({
+      Type: 'Map',
+      Comment: 'Batches one at a time: each uses the account-wide CreateSnapshots rate on its own',
+      MaxConcurrency: 1,
+      ItemsPath: '$.plan.batches',
+      ItemSelector: {
+        'slot.$': '$.slot',
+        'index.$': '$$.Map.Item.Value.index',
+        'key.$': '$$.Map.Item.Value.key',
+        'size.$': '$$.Map.Item.Value.size',
+      },
+      ResultPath: '$.results',
+      Next: 'Report',
+    });
+    expect(ItemProcessor.ProcessorConfig).toEqual({ Mode: 'INLINE' });
+    expect(ItemProcessor.StartAt).toBe('ExecuteBatch');
+    expect(Object.keys(ItemProcessor.States)).toEqual(['ExecuteBatch', 'BatchNotRun']);
+  });
+
+  test('retries a batch on Lambda service errors first, then on any task failure, and catches the rest into BatchNotRun', () => {
+    expect(definition.States.ExecuteBatches.ItemProcessor.States.ExecuteBatch).toEqual({
+      Type: 'Task',
+      Comment: 'Send one batch of planned requests under the rate limit',
+      Resource: runFnArn,
+      Parameters: { 'phase': 'execute-batch', 'slot.$': '$.slot', 'index.$': '$.index', 'key.$': '$.key' },
+      // The first retrier whose ErrorEquals matches is used: the Lambda errors must come before States.TaskFailed.
+      Retry: [
+        { ErrorEquals: LAMBDA_ERRORS, IntervalSeconds: 5, MaxAttempts: 4, BackoffRate: 2, JitterStrategy: 'FULL' },
+        { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 30, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' },
+      ],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'BatchNotRun' }],
+      End: true,
+    });
+  });
+
+  test('reports a batch that could not run with all its instances not reached and the error name', () => {
+    expect(definition.States.ExecuteBatches.ItemProcessor.States.BatchNotRun).toEqual({
+      Type: 'Pass',
+      Parameters: {
+        'batch.$': '$.index',
+        'created': 0,
+        'dryRunOk': 0,
+        'alreadyDone': 0,
+        'failed': 0,
+        'notReached.$': '$.size',
+        'failures': [],
+        'durationMs': 0,
+        'error.$': '$.error.Error',
+      },
+      End: true,
+    });
+  });
+
+  test('a batch that could not run carries every field of a batch result, so the report adds it up', () => {
+    const passFields = Object.keys(definition.States.ExecuteBatches.ItemProcessor.States.BatchNotRun.Parameters)
+      .map((k) => k.replace(/\.\$$/, ''));
+    expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error'].sort());
+  });
+
+  test('reports in the run function with the slot, the plan and every batch result', () => {
+    expect(definition.States.Report).toEqual({
+      Type: 'Task',
+      Comment: 'Add the batch results up, publish the metrics, log every failed instance',
+      Resource: runFnArn,
+      Parameters: { 'phase': 'report', 'slot.$': '$.slot', 'plan.$': '$.plan', 'results.$': '$.results' },
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+      End: true,
+    });
+  });
+
+  test('is valid Amazon States Language for asl-validator', () => {
+    const result = validate(definition);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  const errorsOf = (result: ReturnType<typeof validate>) => result.errors.map((e) => [e['Error code'], e.Message]);
+
+  test('asl-validator rejects a copy whose Map leads to a state that does not exist', () => {
+    const broken = structuredClone(definition);
+    broken.States.ExecuteBatches.Next = 'Reprot';
+    const result = validate(broken);
+    expect(result.isValid).toBe(false);
+    expect(errorsOf(result)).toEqual([
+      ['MISSING_TRANSITION_TARGET', 'State Report is not reachable'],
+      ['MISSING_TRANSITION_TARGET', "Missing 'StartAt'|'Next'|'Default' target: Reprot"],
+    ]);
+  });
+
+  test('asl-validator rejects a copy whose batch task is neither terminal nor followed by a state', () => {
+    const broken = structuredClone(definition);
+    delete broken.States.ExecuteBatches.ItemProcessor.States.ExecuteBatch.End;
+    const result = validate(broken);
+    expect(result.isValid).toBe(false);
+    expect(errorsOf(result)).toEqual([['TERMINAL_STATE_WITH_NEXT', 'State "ExecuteBatch" MUST contain exactly one of "End", "Next"']]);
+  });
+
+  test('asl-validator rejects a copy whose task Resource is not an ARN', () => {
+    const broken = structuredClone(definition);
+    broken.States.Report.Resource = 'report-function';
+    const result = validate(broken);
+    expect(result.isValid).toBe(false);
+    expect(errorsOf(result)).toEqual([['SCHEMA_VALIDATION_FAILED', '/States/Report/Resource is invalid. must match exactly one schema in oneOf']]);
+  });
+});
+
+describe('state machine resource', () => {
+  test('logs every event without execution data to its own log group and traces with X-Ray', () => {
+    const { stack, policy, template } = build();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: {
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'StateMachineLogs').logGroupArn) } }],
+        IncludeExecutionData: false,
+        Level: 'ALL',
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('keeps its logs 90 days by default and as long as logRetention says', () => {
+    for (const [props, days] of [[{}, 90], [{ logRetention: logs.RetentionDays.ONE_YEAR }, 365]] as const) {
+      const { stack, policy, template } = build(props);
+      expect(template.toJSON().Resources[logicalIdOf(stack, child(policy, 'StateMachineLogs'))].Properties)
+        .toEqual({ RetentionInDays: days });
+      template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: days });
+    }
+  });
+
+  test('is exposed as policy.stateMachine', () => {
+    const { stack, policy, template } = build();
+    const id = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(id).toHaveLength(1);
+    expect(stack.resolve(policy.stateMachine!.stateMachineArn)).toEqual({ Ref: id[0] });
+  });
+});
+
+describe('schedule and functions', () => {
+  test('the snapshot schedule invokes the starter with phase start and the scheduled time as the slot', () => {
+    const { template } = build();
+    const input = new Capture();
+    const target = new Capture();
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Description: 'Snapshot runs of MyStack/Nightly',
+      Target: { Arn: target, Input: input },
+    });
+    expect(target.asObject()).toEqual({ 'Fn::GetAtt': [onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }), 'Arn'] });
+    expect(JSON.parse(input.asString())).toEqual({ phase: 'start', slot: '<aws.scheduler.scheduled-time>' });
+  });
+
+  test('no schedule targets the run function: only the state machine invokes it', () => {
+    const { template } = build();
+    const runFn = onlyResource(template, 'AWS::Lambda::Function', { Description: RUN_FN_DESCRIPTION });
+    const targets = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((s) => s.Properties.Target.Arn['Fn::GetAtt'][0]);
+    expect(targets.sort()).toEqual([
+      onlyResource(template, 'AWS::Lambda::Function', { Description: CLEANUP_FN_DESCRIPTION }),
+      onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }),
+    ].sort());
+    expect(targets).not.toContain(runFn);
+  });
+
+  test('the run function and the starter run the orchestrated bundle, the cleaner its own', () => {
+    const { template } = build();
+    const hashOf = (bundle: string) =>
+      new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', 'assets', bundle) }).assetHash;
+    for (const [description, bundle] of [
+      [RUN_FN_DESCRIPTION, 'orchestrated'], [STARTER_FN_DESCRIPTION, 'orchestrated'], [CLEANUP_FN_DESCRIPTION, 'clean-up'],
+    ]) {
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: description, Code: { S3Key: `${hashOf(bundle)}.zip` } });
+    }
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+  });
+
+  test('the run function gets the policy environment plus PLAN_BUCKET and BATCH_SIZE, the starter plus STATE_MACHINE_ARN', () => {
+    const { stack, policy, template } = build();
+    const envOf = (description: string) =>
+      Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: description } }))[0].Properties.Environment.Variables;
+    const policyEnv = envOf(CLEANUP_FN_DESCRIPTION);
+    expect(Object.keys(policyEnv)).toHaveLength(14);
+    expect(envOf(RUN_FN_DESCRIPTION)).toEqual({
+      ...policyEnv,
+      PLAN_BUCKET: stack.resolve(policy.planBucket!.bucketName),
+      BATCH_SIZE: '2175',
+    });
+    expect(envOf(STARTER_FN_DESCRIPTION)).toEqual({
+      ...policyEnv,
+      STATE_MACHINE_ARN: stack.resolve(policy.stateMachine!.stateMachineArn),
+    });
+  });
+
+  test.each<[string, string, Duration | undefined, number]>([
+    ['the default 15 minutes', '2175', undefined, 900],
+    ['10 minutes', '1425', Duration.minutes(10), 600],
+    ['5 minutes', '675', Duration.minutes(5), 300],
+    ['61 seconds', '77', Duration.seconds(61), 61],
+    ['1 minute', '75', Duration.minutes(1), 60],
+  ])('a timeout of %s gives BATCH_SIZE floor(5 * (seconds - 30) / 2) = %s', (_name, batchSize, timeout, seconds) => {
+    const { template } = build(timeout ? { timeout } : {});
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: RUN_FN_DESCRIPTION,
+      Timeout: seconds,
+      Environment: { Variables: Match.objectLike({ BATCH_SIZE: batchSize }) },
+    });
+    expect(Number(batchSize)).toBe(Math.floor((5 * (seconds - 30)) / 2));
+  });
+
+  test('the starter times out after 1 minute whatever the timeout prop says', () => {
+    for (const timeout of [undefined, Duration.minutes(5)]) {
+      const { template } = build(timeout ? { timeout } : {});
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION, Timeout: 60 });
+    }
+  });
+});
+
+describe('plan bucket', () => {
+  test('is encrypted, private, SSL-only, expires plans after 30 days and is kept on stack deletion', () => {
+    const { stack, policy, template } = build();
+    const id = logicalIdOf(stack, policy.planBucket!);
+    expect(stack.resolve(policy.planBucket!.bucketName)).toEqual({ Ref: id });
+    expect(template.toJSON().Resources[id]).toEqual({
+      Type: 'AWS::S3::Bucket',
+      Properties: {
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LifecycleConfiguration: { Rules: [{ ExpirationInDays: 30, Status: 'Enabled' }] },
+      },
+      UpdateReplacePolicy: 'Retain',
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('its policy denies every request that is not over TLS, and grants nothing', () => {
+    const { stack, policy, template } = build();
+    const arn = stack.resolve(policy.planBucket!.bucketArn);
+    const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));
+    expect(policies).toHaveLength(1);
+    expect(policies[0].Properties).toEqual({
+      Bucket: stack.resolve(policy.planBucket!.bucketName),
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{
+          Action: 's3:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Resource: [arn, { 'Fn::Join': ['', [arn, '/*']] }],
+        }],
+      },
+    });
+  });
+});
+
+describe('roles', () => {
+  test('the run function may do what the snapshot function may in EC2, and read and write plan objects under runs/ only', () => {
+    const { stack, policy, template } = build({ instanceTags: { backup: 'nightly', env: 'prod' } });
+    const statements = statementsOfRole(template, roleIdOf(template, RUN_FN_DESCRIPTION));
+    const ec2Statements = statements.filter((s) => asList(s.Action).every((a) => a.startsWith('ec2:')));
+    // The same EC2 statements as the single-invocation snapshot function's.
+    const lambdaStack = newStack('LambdaStack');
+    const single = new SnapshotPolicy(lambdaStack, 'Nightly', { instanceTags: { backup: 'nightly', env: 'prod' }, policyName: 'MyStack/Nightly' });
+    const singleTemplate = Template.fromStack(lambdaStack);
+    const singleEc2 = statementsOfRole(singleTemplate, logicalIdOf(lambdaStack, single.snapshotFunction.role!))
+      .filter((s) => asList(s.Action).every((a) => a.startsWith('ec2:')));
+    expect(ec2Statements).toEqual(singleEc2);
+    expect(ec2Statements.map((s) => s.Sid)).toEqual([
+      'DescribeFleet', 'SnapshotTaggedInstances', 'SnapshotTheirVolumes', 'CreatePolicySnapshots', 'TagSnapshotsOnCreate',
+    ]);
+    expect(ec2Statements).toContainEqual({
+      Sid: 'SnapshotTaggedInstances',
+      Effect: 'Allow',
+      Action: 'ec2:CreateSnapshots',
+      Resource: ec2Arn('eu-west-1:123456789012:instance/*'),
+      Condition: { StringEquals: { 'aws:ResourceTag/backup': 'nightly', 'aws:ResourceTag/env': 'prod' } },
+    });
+    expect(ec2Statements).toContainEqual({
+      Sid: 'CreatePolicySnapshots',
+      Effect: 'Allow',
+      Action: 'ec2:CreateSnapshots',
+      Resource: SNAPSHOT_ARN,
+      Condition: { StringEquals: { 'aws:RequestTag/snapshot-policy:id': 'MyStack/Nightly' } },
+    });
+    const bucketArn = stack.resolve(policy.planBucket!.bucketArn);
+    expect(statements.filter((s) => !ec2Statements.includes(s))).toEqual([
+      { Sid: 'ReadWriteRunPlans', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [bucketArn, '/runs/*']] } },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'SnapshotFunctionLogs').logGroupArn),
+      },
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
+    ]);
+  });
+
+  test('the starter may only start executions of this state machine, and log', () => {
+    const { stack, policy, template } = build();
+    expect(statementsOfRole(template, roleIdOf(template, STARTER_FN_DESCRIPTION))).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: stack.resolve(policy.stateMachine!.stateMachineArn) },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'StarterFunctionLogs').logGroupArn),
+      },
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
+    ]);
+  });
+
+  test('the state machine may invoke only the run function, and deliver its logs and traces', () => {
+    const { stack, policy, template } = build();
+    const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const roleId = stateMachine.Properties.RoleArn['Fn::GetAtt'][0];
+    expect(template.toJSON().Resources[roleId].Properties).toEqual({
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' } }],
+      },
+    });
+    const runFnArn = stack.resolve(policy.snapshotFunction.functionArn);
+    expect(statementsOfRole(template, roleId)).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [runFnArn, { 'Fn::Join': ['', [runFnArn, ':*']] }] },
+      {
+        Effect: 'Allow',
+        Action: [
+          'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+          'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+        ],
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
+        Resource: '*',
+      },
+    ]);
+  });
+
+  test('the schedules may invoke only the starter and the cleaner', () => {
+    const { stack, policy, template } = build();
+    const roleId = logicalIdOf(stack, child(policy, 'SchedulerRole'));
+    const invokable = statementsOfRole(template, roleId)
+      .filter((s) => allows(s, 'lambda:InvokeFunction'))
+      .flatMap((s) => asList(s.Resource))
+      .filter((r: any) => r['Fn::GetAtt'])
+      .map((r: any) => r['Fn::GetAtt'][0]);
+    expect(invokable.sort()).toEqual([
+      onlyResource(template, 'AWS::Lambda::Function', { Description: CLEANUP_FN_DESCRIPTION }),
+      onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }),
+    ].sort());
+  });
+
+  test('there are exactly five roles, each with one policy of its own and no managed policy', () => {
+    const { template } = build();
+    const roles = Object.keys(template.findResources('AWS::IAM::Role'));
+    expect(roles).toHaveLength(5);
+    for (const roleId of roles) statementsOfRole(template, roleId);
+    template.resourceCountIs('AWS::IAM::Policy', 5);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent(), Policies: Match.absent() });
+  });
+
+  test('no statement in any role allows DeleteSnapshot except the cleaner\'s, scoped to this policy id', () => {
+    const { template } = build({ policyName: 'db-nightly' });
+    const cleanupPolicy = Object.keys(template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: roleIdOf(template, CLEANUP_FN_DESCRIPTION) }] },
+    }));
+    expect(allStatements(template).length).toBeGreaterThan(10);
+    expect(allStatements(template).filter(({ statement }) => allows(statement, 'ec2:DeleteSnapshot'))).toEqual([{
+      policy: cleanupPolicy[0],
+      statement: {
+        Sid: 'DeletePolicySnapshotsOnly',
+        Effect: 'Allow',
+        Action: 'ec2:DeleteSnapshot',
+        Resource: SNAPSHOT_ARN,
+        Condition: { StringEquals: { 'aws:ResourceTag/snapshot-policy:id': 'db-nightly' } },
+      },
+    }]);
+  });
+
+  test('no statement in any role allows every action, every EC2 or S3 action, or any bucket-level S3 action', () => {
+    const { template } = build();
+    const wide = allStatements(template).filter(({ statement }) =>
+      ['ec2:SomeActionNobodyGrants', 's3:SomeActionNobodyGrants', 'iam:PassRole', 's3:ListBucket', 's3:DeleteObject', 's3:PutBucketPolicy']
+        .some((action) => allows(statement, action)));
+    expect(wide).toEqual([]);
+  });
+});
+
+describe('failure alarm', () => {
+  test('adds the state machine\'s failed and timed-out executions to the sum', () => {
+    const { stack, policy, template } = build();
+    const metrics = new Capture();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: metrics });
+    const byId = Object.fromEntries((metrics.asArray() as any[]).map((m) => [m.Id, m]));
+    expect(byId.expr_1.Expression).toBe(
+      'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0)');
+    const stateMachineArn = stack.resolve(policy.stateMachine!.stateMachineArn);
+    for (const [id, metricName] of [['runsFailed', 'ExecutionsFailed'], ['runsTimedOut', 'ExecutionsTimedOut']]) {
+      expect(byId[id]).toEqual({
+        Id: id,
+        MetricStat: {
+          Metric: { Namespace: 'AWS/States', MetricName: metricName, Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn }] },
+          Period: 3600,
+          Stat: 'Sum',
+        },
+        ReturnData: false,
+      });
+    }
+    // snapshotErrors is the run function's.
+    expect(byId.snapshotErrors.MetricStat.Metric.Dimensions).toEqual([{ Name: 'FunctionName', Value: stack.resolve(policy.snapshotFunction.functionName) }]);
+  });
+});
+
+describe('with the default orchestration (LAMBDA)', () => {
+  test('deploys no state machine, bucket, starter or orchestration variables', () => {
+    const stack = newStack();
+    const policy = new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS });
+    const template = Template.fromStack(stack);
+    for (const type of ['AWS::StepFunctions::StateMachine', 'AWS::S3::Bucket', 'AWS::S3::BucketPolicy']) template.resourceCountIs(type, 0);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('AWS::IAM::Role', 3);
+    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const names = Object.keys(fn.Properties.Environment.Variables);
+      expect(names.filter((n) => ['PLAN_BUCKET', 'BATCH_SIZE', 'STATE_MACHINE_ARN'].includes(n))).toEqual([]);
+    }
+    expect(policy.stateMachine).toBeUndefined();
+    expect(policy.planBucket).toBeUndefined();
+    const json = JSON.stringify(template.toJSON());
+    expect(json).not.toContain('states:');
+    expect(json).not.toContain('"s3:');
+    expect(json).not.toContain('AWS/States');
+  });
+
+  test('Orchestration.LAMBDA gives the same template as leaving orchestration out', () => {
+    const explicit = newStack();
+    new SnapshotPolicy(explicit, 'Nightly', { instanceTags: INSTANCE_TAGS, orchestration: Orchestration.LAMBDA });
+    const implicit = newStack();
+    new SnapshotPolicy(implicit, 'Nightly', { instanceTags: INSTANCE_TAGS });
+    expect(Template.fromStack(explicit).toJSON()).toEqual(Template.fromStack(implicit).toJSON());
+  });
+});
+
+describe('deployed resources', () => {
+  test('STEP_FUNCTIONS deploys exactly these resources', () => {
+    const { template } = build();
+    const counts: Record<string, number> = {};
+    for (const r of Object.values(template.toJSON().Resources as Record<string, { Type: string }>)) {
+      counts[r.Type] = (counts[r.Type] ?? 0) + 1;
+    }
+    expect(counts).toEqual({
+      'AWS::IAM::Role': 5, // run function, cleaner, starter, state machine, schedules
+      'AWS::IAM::Policy': 5,
+      'AWS::Lambda::Function': 3,
+      'AWS::Lambda::EventInvokeConfig': 3,
+      'AWS::Logs::LogGroup': 4,
+      'AWS::Scheduler::Schedule': 2,
+      'AWS::SQS::Queue': 1,
+      'AWS::SQS::QueuePolicy': 1,
+      'AWS::S3::Bucket': 1,
+      'AWS::S3::BucketPolicy': 1,
+      'AWS::StepFunctions::StateMachine': 1,
+      'AWS::CloudWatch::Alarm': 1,
+    });
+  });
+});
