@@ -4,9 +4,9 @@
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
+import { publishCounts } from './metrics';
 import { InstanceOutcome, PlannedSnapshot } from './model';
 import { slotOf } from './plan';
-import { publishCounts } from './metrics';
 import { executeRequests, planErrorOutcomes, planRun, RunReport, skipDone, summarize } from './run-snapshots';
 
 export interface SnapshotEvent {

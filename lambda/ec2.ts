@@ -28,17 +28,17 @@ export function defaultBuckets(mutateBurst = 100, mutateRatePerSecond = 5): Buck
 }
 
 export class Ec2Adapter {
+  /** Clients as the handlers use them: describe calls retried by the SDK, mutations by the pacer only. */
+  static fromEnvironment(buckets: Buckets): Ec2Adapter {
+    return new Ec2Adapter(new EC2Client({ maxAttempts: 3 }), buckets, new EC2Client({ maxAttempts: 1 }));
+  }
+
   /**
    * @param client for the describe calls, whose throttling the SDK's own retries absorb
    * @param mutateClient for CreateSnapshots and DeleteSnapshot; give it `maxAttempts: 1` so that every
    *   attempt goes through the caller's pacer and takes a token (SDK retries would bypass the bucket)
    */
   constructor(readonly client: EC2Client, readonly buckets: Buckets, readonly mutateClient: EC2Client = client) {}
-
-  /** Clients as the handlers use them: describe calls retried by the SDK, mutations by the pacer only. */
-  static fromEnvironment(buckets: Buckets): Ec2Adapter {
-    return new Ec2Adapter(new EC2Client({ maxAttempts: 3 }), buckets, new EC2Client({ maxAttempts: 1 }));
-  }
 
   async listInstances(filters: Array<{ Name: string; Values: string[] }>): Promise<InstanceInfo[]> {
     const instances: InstanceInfo[] = [];

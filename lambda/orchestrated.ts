@@ -7,7 +7,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { batchResult, BatchResult, cutBatches, executionName, initialTokens, sumBatches } from './batches';
+import { batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_REPORTED_FAILURES, sumBatches } from './batches';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
@@ -30,6 +30,9 @@ export interface BatchRef {
 export interface PlanSummary {
   readonly slot: string;
   readonly planned: number;
+  /** How many instances could not be planned. */
+  readonly planFailed: number;
+  /** The first MAX_REPORTED_FAILURES of them (all are in the logs), to keep the execution's state small. */
   readonly planFailures: Array<{ instanceId: string; status: string; error?: string }>;
   readonly batches: BatchRef[];
 }
@@ -120,7 +123,9 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       const summary: PlanSummary = {
         slot,
         planned: plan.requests.length,
-        planFailures: plan.errors.map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error })),
+        planFailed: plan.errors.length,
+        planFailures: plan.errors.slice(0, MAX_REPORTED_FAILURES)
+          .map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error.slice(0, 300) })),
         batches,
       };
       log('run-planned', { slot, planned: summary.planned, batches: batches.length, planFailures: plan.errors.length });
@@ -144,7 +149,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
     case 'report': {
       const slot = runSlot(event);
       const total = sumBatches(event.results);
-      const failed = total.failed + event.plan.planFailures.length;
+      const failed = total.failed + event.plan.planFailed;
       publishCounts(config.policyId, {
         SetsCreated: total.created, InstancesFailed: failed, InstancesNotReached: total.notReached, InstancesAlreadyDone: total.alreadyDone,
       });
@@ -154,7 +159,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
         planned: event.plan.planned,
         ...total,
         failed,
-        failures: [...event.plan.planFailures, ...total.failures],
+        failures: [...event.plan.planFailures, ...total.failures].slice(0, 10 * MAX_REPORTED_FAILURES),
       };
       log('run-finished', { ...report, failures: report.failures.length }, failed + total.notReached > 0 ? 'ERROR' : 'INFO');
       return report;

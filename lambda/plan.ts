@@ -177,13 +177,13 @@ export function planSnapshots(input: PlanInput): SnapshotPlan {
   return { slot: input.slot, requests, errors };
 }
 
+/** How far ahead of the clock a slot may be (the scheduler passes the scheduled time, a little behind now). */
+const MAX_SLOT_AHEAD_MS = 3_600_000;
+
 /**
  * The slot a run is for: the scheduled time the schedule passed in, or (on demand) the current minute.
  * Slots are ISO-8601 UTC strings to the second, so they sort as text and compare across runs.
  */
-/** How far ahead of the clock a slot may be (the scheduler passes the scheduled time, a little behind now). */
-const MAX_SLOT_AHEAD_MS = 3_600_000;
-
 export function slotOf(event: unknown, now: Date): string {
   const given = typeof event === 'object' && event !== null ? (event as { slot?: unknown }).slot : undefined;
   if (given !== undefined && given !== null && given !== '') {

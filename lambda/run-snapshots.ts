@@ -2,8 +2,8 @@
 // pure decisions) and execute (send a batch of planned requests under the rate limit).
 import { PolicyConfig } from './config';
 import { Ec2Adapter } from './ec2';
-import { log } from './log';
 import { instancesWithSetForSlot } from './idempotency';
+import { log } from './log';
 import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG, SLOT_TAG, SnapshotPlan } from './model';
 import { runPaced } from './pacer';
 import { instanceFilters, planSnapshots } from './plan';

@@ -357,6 +357,8 @@ export class SnapshotPolicy extends Construct {
       dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
     };
     if (this.stateMachine) {
+      usingMetrics.starterErrors = (this.node.findChild('StarterFunction') as lambda.IFunction)
+        .metricErrors({ period, statistic: cloudwatch.Stats.SUM });
       usingMetrics.runsFailed = this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
       usingMetrics.runsTimedOut = this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
     }

@@ -181,7 +181,9 @@ describe('snapshot run', () => {
     const { result, logs } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
 
     const { outcomes, ...totals } = result;
-    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: false, planned: 3, created: 3, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0 });
+    expect(totals).toEqual({
+      policyId: POLICY_ID, slot: SLOTS[0], dryRun: false, planned: 3, created: 3, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0,
+    });
     // The outcome as CloudWatch metrics, in embedded metric format, matching the report.
     const emf = logs.filter((l: any) => l._aws) as any[];
     expect(emf).toHaveLength(1);
@@ -199,7 +201,9 @@ describe('snapshot run', () => {
   test('a second invocation for the same slot creates nothing and reports the instances as already done', async () => {
     const first = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
     expect(first.result.created).toBe(3);
-    const snapshotsAfterFirst = sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+    const allPolicySnapshots = async () =>
+      sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+    const snapshotsAfterFirst = await allPolicySnapshots();
     proxy.clear();
 
     // A duplicated delivery of the same slot, in a new container (as a Lambda retry would be).
@@ -209,7 +213,7 @@ describe('snapshot run', () => {
     expect(result.alreadyDone).toBe(3);
     expect(outcomeStatuses(result)).toEqual({ [fleet.web]: 'already-done', [fleet.db]: 'already-done', [fleet.batch]: 'already-done' });
     expect(proxy.requests('CreateSnapshots')).toHaveLength(0);
-    const snapshotsAfterSecond = sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
+    const snapshotsAfterSecond = await allPolicySnapshots();
     expect(snapshotsAfterSecond).toEqual(snapshotsAfterFirst);
     const reported = sorted(result.outcomes.flatMap((o) => o.snapshotIds ?? []));
     expect(reported).toEqual(snapshotsAfterFirst);
@@ -325,7 +329,9 @@ describe('snapshot run', () => {
     const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { DRY_RUN: 'true' });
 
     const { outcomes, ...totals } = result;
-    expect(totals).toEqual({ policyId: POLICY_ID, slot: SLOTS[0], dryRun: true, planned: 3, created: 0, dryRunOk: 3, alreadyDone: 0, failed: 0, notReached: 0 });
+    expect(totals).toEqual({
+      policyId: POLICY_ID, slot: SLOTS[0], dryRun: true, planned: 3, created: 0, dryRunOk: 3, alreadyDone: 0, failed: 0, notReached: 0,
+    });
     expect([...outcomes].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(
       sorted([fleet.web, fleet.db, fleet.batch]).map((instanceId) => ({ instanceId, status: 'dry-run', attempts: 1 })));
     expect(await snapshotsOfVolumes(Object.values(fleet.volumes).flat())).toEqual([]);

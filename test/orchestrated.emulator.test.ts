@@ -176,6 +176,7 @@ describe('plan-batches', () => {
     expect(result).toEqual({
       slot: SLOT,
       planned: 5,
+      planFailed: 0,
       planFailures: [],
       batches: [
         { index: 0, key: keyOf(SLOT, 0), size: 2 },
@@ -224,6 +225,7 @@ describe('plan-batches', () => {
     expect(result).toEqual({
       slot: SLOT,
       planned: 1,
+      planFailed: fleet.tagged.length - 1,
       planFailures: fleet.tagged.filter((id) => id !== withData).map((instanceId) => ({
         instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions',
       })),
@@ -365,6 +367,7 @@ describe('report', () => {
     const plan: PlanSummary = {
       slot: SLOT,
       planned: 3,
+      planFailed: 1,
       planFailures: [{ instanceId: 'i-00000000000000001', status: 'failed', error: 'no volume is left to snapshot after the exclusions' }],
       batches: [{ index: 0, key: keyOf(SLOT, 0), size: 2 }, { index: 1, key: keyOf(SLOT, 1), size: 1 }],
     };
@@ -386,7 +389,7 @@ describe('report', () => {
     expect(logs.find((l) => l.event === 'run-finished')?.level).toBe('ERROR');
 
     const clean = await invokeOnce({
-      phase: 'report', slot: SLOT, plan: { ...plan, planFailures: [] }, results: [{ ...results[0], created: 2, alreadyDone: 0 }],
+      phase: 'report', slot: SLOT, plan: { ...plan, planFailed: 0, planFailures: [] }, results: [{ ...results[0], created: 2, alreadyDone: 0 }],
     });
     expect(clean.result).toMatchObject({ created: 2, failed: 0, notReached: 0, failures: [] });
     expect(clean.logs.find((l) => l.event === 'run-finished')?.level).toBe('INFO');

@@ -581,7 +581,12 @@ describe('failure alarm', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: metrics });
     const byId = Object.fromEntries((metrics.asArray() as any[]).map((m) => [m.Id, m]));
     expect(byId.expr_1.Expression).toBe(
-      'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0)');
+      'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0) + ' +
+      'FILL(starterErrors, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0)');
+    const starter = policy.node.findChild('StarterFunction') as any;
+    expect(byId.starterErrors.MetricStat.Metric).toEqual({
+      Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(starter.functionName) }],
+    });
     const stateMachineArn = stack.resolve(policy.stateMachine!.stateMachineArn);
     for (const [id, metricName] of [['runsFailed', 'ExecutionsFailed'], ['runsTimedOut', 'ExecutionsTimedOut']]) {
       expect(byId[id]).toEqual({

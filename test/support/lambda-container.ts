@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export type AssetName = 'create-snapshots' | 'clean-up';
+export type AssetName = 'create-snapshots' | 'clean-up' | 'orchestrated';
 
 export interface LogLine {
   readonly level: string;
