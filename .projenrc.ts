@@ -67,6 +67,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   jestOptions: {
+    // jest 30 resolves modules with unrs-resolver, whose binaries for other platforms this machine's npm
+    // registry mirror does not hold, so `npm ci` could not install from the lock file here: stay on 29.
+    jestVersion: '^29',
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testTimeout: 120_000,
@@ -74,6 +77,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
   gitignore: ['/assets/', '/.jsii.tabl.json', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
 });
+
+// 3.8 resolves with enhanced-resolve; later versions need unrs-resolver (see jestVersion).
+project.deps.removeDependency('eslint-import-resolver-typescript');
+project.addDevDeps('eslint-import-resolver-typescript@~3.8.0');
 
 // Handler bundles: ESM entry points first (mainFields module,main) let esbuild drop most of the SDK.
 // Each lands in assets/<name>/index.js, which ships in the npm package and so in the Python wheel.

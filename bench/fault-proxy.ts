@@ -82,6 +82,8 @@ export interface FaultProxy {
   vanish(instanceId: string): void;
   /** Makes a snapshot "in use by an AMI" while the proxy runs. */
   markInUse(snapshotId: string): void;
+  /** The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot) gets an InternalError. */
+  failOnce(action: string, subjectId: string): void;
   stop(): Promise<void>;
 }
 
@@ -143,6 +145,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   }
   const vanished = new Set(options.vanishInstanceIds ?? []);
   const inUse = new Set(options.inUseSnapshotIds ?? []);
+  const failOnce = new Set<string>();
   const buckets = {} as Record<ActionFamily, ServerBucket>;
   for (const family of Object.keys(EC2_LIMITS) as ActionFamily[]) {
     const limit = options.limits?.[family] ?? EC2_LIMITS[family];
@@ -168,6 +171,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const n = (sent.get(subject) ?? 0) + 1;
     sent.set(subject, n);
     // One draw per request decides both injected faults, so raising one rate never reshuffles the other.
+    // A planned fault first: these requests fail once whatever the draws say, so a test can rely on it.
+    if (failOnce.delete(subject)) return 'injected-error';
     if (family && (throttleRate > 0 || serverErrorRate > 0)) {
       const u = draw(`${seed}:${subject}:${n}`);
       if (u < throttleRate) return 'injected-throttle';
@@ -245,6 +250,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     counters: () => countRecords(records),
     vanish: (instanceId) => { vanished.add(instanceId); },
     markInUse: (snapshotId) => { inUse.add(snapshotId); },
+    failOnce: (action, subjectId) => { failOnce.add(`${action}:${subjectId}`); },
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
