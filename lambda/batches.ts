@@ -43,8 +43,13 @@ export interface BatchResult {
   readonly durationMs: number;
 }
 
-/** Step Functions state is limited to 256 KB: a batch reports at most this many failed instances by name. */
-export const MAX_REPORTED_FAILURES = 100;
+/**
+ * Step Functions state is limited to 256 KB and the Map collects every batch's result: a batch names at most
+ * this many failed instances, each error cut to MAX_ERROR_CHARS (about 5.4 KB a batch, so some 40 batches, or
+ * 87,000 instances, fit even when every instance fails). Every failure is in the logs, one line per instance.
+ */
+export const MAX_REPORTED_FAILURES = 20;
+export const MAX_ERROR_CHARS = 200;
 
 export function batchResult(batch: number, outcomes: readonly InstanceOutcome[], durationMs: number): BatchResult {
   const count = (s: InstanceOutcome['status']) => outcomes.filter((o) => o.status === s).length;
@@ -58,7 +63,7 @@ export function batchResult(batch: number, outcomes: readonly InstanceOutcome[],
     failures: outcomes
       .filter((o) => o.status === 'failed' || o.status === 'not-reached')
       .slice(0, MAX_REPORTED_FAILURES)
-      .map((o) => ({ instanceId: o.instanceId, status: o.status, error: o.error?.slice(0, 300) })),
+      .map((o) => ({ instanceId: o.instanceId, status: o.status, error: o.error?.slice(0, MAX_ERROR_CHARS) })),
     durationMs,
   };
 }

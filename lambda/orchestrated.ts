@@ -7,7 +7,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_REPORTED_FAILURES, sumBatches } from './batches';
+import { batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches } from './batches';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
@@ -125,7 +125,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
         planned: plan.requests.length,
         planFailed: plan.errors.length,
         planFailures: plan.errors.slice(0, MAX_REPORTED_FAILURES)
-          .map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error.slice(0, 300) })),
+          .map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error.slice(0, MAX_ERROR_CHARS) })),
         batches,
       };
       log('run-planned', { slot, planned: summary.planned, batches: batches.length, planFailures: plan.errors.length });

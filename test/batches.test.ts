@@ -2,7 +2,7 @@
 // (lambda/idempotency.ts), on plain data: execution names, batches, the first batch's tokens, batch results
 // and their sum, and which instances already have a set for a slot.
 import {
-  batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_REPORTED_FAILURES, sumBatches,
+  batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches,
 } from '../lambda/batches';
 import { instancesWithSetForSlot } from '../lambda/idempotency';
 import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
@@ -125,10 +125,10 @@ describe('batchResult', () => {
   test(`lists at most ${MAX_REPORTED_FAILURES} failures, the first ones, but counts all of them`, () => {
     const outcomes = Array.from({ length: MAX_REPORTED_FAILURES + 50 }, (_, i) => outcome(`i-${i}`, i % 2 === 0 ? 'failed' : 'not-reached', 'x'));
     const result = batchResult(1, outcomes, 10);
-    expect(MAX_REPORTED_FAILURES).toBe(100);
-    expect(result.failed + result.notReached).toBe(150);
-    expect(result.failures).toHaveLength(100);
-    expect(result.failures.map((f) => f.instanceId)).toEqual(outcomes.slice(0, 100).map((o) => o.instanceId));
+    expect(MAX_REPORTED_FAILURES).toBe(20);
+    expect(result.failed + result.notReached).toBe(70);
+    expect(result.failures).toHaveLength(20);
+    expect(result.failures.map((f) => f.instanceId)).toEqual(outcomes.slice(0, 20).map((o) => o.instanceId));
   });
 
   test('lists all failures when there are exactly as many as the cap', () => {
@@ -136,9 +136,16 @@ describe('batchResult', () => {
     expect(batchResult(1, outcomes, 10).failures).toHaveLength(MAX_REPORTED_FAILURES);
   });
 
-  test('cuts each error text to 300 characters', () => {
-    const result = batchResult(0, [outcome('i-1', 'failed', 'e'.repeat(301)), outcome('i-2', 'failed', 'f'.repeat(300))], 0);
-    expect(result.failures.map((f) => f.error)).toEqual(['e'.repeat(300), 'f'.repeat(300)]);
+  test('the results of 40 batches (87,000 instances) that all failed stay inside the 256 KB state limit', () => {
+    const worst = batchResult(0, Array.from({ length: 2175 }, (_, i) => outcome(`i-${String(i).padStart(17, '0')}`, 'failed', 'x'.repeat(5000))), 450_000);
+    const size = Buffer.byteLength(JSON.stringify(Array.from({ length: 40 }, () => worst)));
+    expect(size).toBeLessThan(256 * 1024);
+  });
+
+  test('cuts each error text to 200 characters', () => {
+    expect(MAX_ERROR_CHARS).toBe(200);
+    const result = batchResult(0, [outcome('i-1', 'failed', 'e'.repeat(201)), outcome('i-2', 'failed', 'f'.repeat(200))], 0);
+    expect(result.failures.map((f) => f.error)).toEqual(['e'.repeat(200), 'f'.repeat(200)]);
   });
 });
 
