@@ -49,8 +49,8 @@ export async function handler(event: SnapshotEvent | undefined, context?: Lambda
     requests = plan.requests;
     failedInPlan = planErrorOutcomes(plan);
   }
-  const { todo, done } = await skipDone(ec2, config, slot, requests);
-  const outcomes = await executeRequests(ec2, todo, {
+  const { toSend, done } = await skipDone(ec2, config, slot, requests);
+  const outcomes = await executeRequests(ec2, toSend, {
     deadline, concurrency: config.concurrency, maxAttempts: 8,
   });
   const report: RunReport = summarize(config, slot, [...failedInPlan, ...done, ...outcomes]);

@@ -139,8 +139,8 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       // Batches run one at a time against one account-wide bucket: only the first spends the burst.
       const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
       const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
-      const { todo, done } = await skipDone(ec2, config, slot, requests);
-      const outcomes = await executeRequests(ec2, todo, { deadline, concurrency: config.concurrency, maxAttempts: 8 });
+      const { toSend, done } = await skipDone(ec2, config, slot, requests);
+      const outcomes = await executeRequests(ec2, toSend, { deadline, concurrency: config.concurrency, maxAttempts: 8 });
       const result = batchResult(event.index, [...done, ...outcomes], Date.now() - started);
       const { failures: _, ...counts } = result;
       log('batch-finished', { slot, ...counts });

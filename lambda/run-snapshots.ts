@@ -37,11 +37,11 @@ export async function planRun(ec2: Ec2Adapter, config: PolicyConfig, slot: strin
  */
 export async function skipDone(
   ec2: Ec2Adapter, config: PolicyConfig, slot: string, requests: readonly PlannedSnapshot[],
-): Promise<{ todo: PlannedSnapshot[]; done: InstanceOutcome[] }> {
-  if (requests.length === 0) return { todo: [], done: [] };
+): Promise<{ toSend: PlannedSnapshot[]; done: InstanceOutcome[] }> {
+  if (requests.length === 0) return { toSend: [], done: [] };
   const existing = await ec2.listSlotSnapshots(POLICY_ID_TAG, config.policyId, SLOT_TAG, slot);
   const doneIds = instancesWithSetForSlot(existing, config.policyId, slot);
-  const todo = requests.filter((r) => !doneIds.has(r.instanceId));
+  const toSend = requests.filter((r) => !doneIds.has(r.instanceId));
   const done = requests
     .filter((r) => doneIds.has(r.instanceId))
     .map((r): InstanceOutcome => ({
@@ -51,7 +51,7 @@ export async function skipDone(
       attempts: 0,
     }));
   for (const o of done) log('snapshot-already-done', { slot, ...o });
-  return { todo, done };
+  return { toSend, done };
 }
 
 export interface ExecuteOptions {

@@ -2,40 +2,8 @@
 // classification it relies on (lambda/errors.ts).
 import { errorCode, errorMessage, isRetryable } from '../lambda/errors';
 import { defaultBackoffMs, PacedResult, PacerOptions, runPaced } from '../lambda/pacer';
-import { Clock, TokenBucket } from '../lambda/rate-limiter';
-
-/**
- * A clock whose time moves only when every sleeper due earliest is woken: `run()` wakes sleepers in time
- * order (ties in the order they went to sleep) until none is left, letting promise chains settle between.
- */
-class VirtualClock implements Clock {
-  private time: number;
-  private sequence = 0;
-  private readonly sleepers: Array<{ at: number; sequence: number; wake: () => void }> = [];
-
-  constructor(start = 0) {
-    this.time = start;
-  }
-
-  now(): number {
-    return this.time;
-  }
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((wake) => this.sleepers.push({ at: this.time + Math.max(0, ms), sequence: this.sequence++, wake }));
-  }
-
-  async run(): Promise<void> {
-    for (;;) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (this.sleepers.length === 0) return;
-      this.sleepers.sort((a, b) => a.at - b.at || a.sequence - b.sequence);
-      const next = this.sleepers.shift()!;
-      this.time = Math.max(this.time, next.at);
-      next.wake();
-    }
-  }
-}
+import { TokenBucket } from '../lambda/rate-limiter';
+import { VirtualClock } from './support/virtual-clock';
 
 /** A bucket that never makes anyone wait unless told to, and counts the tokens taken. */
 class FakeBucket {

@@ -1,48 +1,7 @@
 // Unit tests of the token bucket (lambda/rate-limiter.ts) on a virtual clock: the burst, the refill rate,
 // first-come first-served waiting, the delay it predicts, and its validation.
-import { Clock, TokenBucket } from '../lambda/rate-limiter';
-
-/**
- * A clock whose time moves only when every sleeper due earliest is woken: `run()` wakes sleepers in time
- * order (ties in the order they went to sleep) until none is left, letting promise chains settle between.
- */
-class VirtualClock implements Clock {
-  private time: number;
-  private sequence = 0;
-  private readonly sleepers: Array<{ at: number; sequence: number; wake: () => void }> = [];
-
-  constructor(start = 0) {
-    this.time = start;
-  }
-
-  now(): number {
-    return this.time;
-  }
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((wake) => this.sleepers.push({ at: this.time + Math.max(0, ms), sequence: this.sequence++, wake }));
-  }
-
-  /** Moves time forward by `ms` without waking anyone (for callers that only read the clock). */
-  advance(ms: number): void {
-    this.time += ms;
-  }
-
-  async run(): Promise<void> {
-    for (;;) {
-      await settle();
-      if (this.sleepers.length === 0) return;
-      this.sleepers.sort((a, b) => a.at - b.at || a.sequence - b.sequence);
-      const next = this.sleepers.shift()!;
-      this.time = Math.max(this.time, next.at);
-      next.wake();
-    }
-  }
-}
-
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+import { TokenBucket } from '../lambda/rate-limiter';
+import { VirtualClock } from './support/virtual-clock';
 
 /** Starts `take()` for each name at the clock's current time and records when each one got its token. */
 function takeAll(bucket: TokenBucket, clock: VirtualClock, names: string[], served: Array<[string, number]>): Array<Promise<void>> {

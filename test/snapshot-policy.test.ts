@@ -9,6 +9,7 @@ import {
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { Retention, SnapshotDestination, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
+import { allows, allStatements } from './support/iam-statements';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const INSTANCE_TAGS = { backup: 'nightly' };
@@ -59,36 +60,6 @@ function statementsOfRole(built: Built, fn: lambda.IFunction): any[] {
     PolicyDocument: { Statement: statements },
   });
   return statements.asArray();
-}
-
-/** Every statement of every identity policy in the template: DefaultPolicies, managed and inline. */
-function allStatements(template: Template): Array<{ policy: string; statement: any }> {
-  const out: Array<{ policy: string; statement: any }> = [];
-  const add = (policy: string, document: any) => {
-    const statements = document?.Statement ?? [];
-    for (const statement of Array.isArray(statements) ? statements : [statements]) out.push({ policy, statement });
-  };
-  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::Policy'))) add(id, r.Properties.PolicyDocument);
-  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::ManagedPolicy'))) add(id, r.Properties.PolicyDocument);
-  for (const [id, r] of Object.entries(template.findResources('AWS::IAM::Role'))) {
-    for (const inline of r.Properties?.Policies ?? []) add(`${id}/${inline.PolicyName}`, inline.PolicyDocument);
-  }
-  return out;
-}
-
-const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
-
-/** Whether an IAM action pattern (with `*` and `?` wildcards, case-insensitive) covers `action`. */
-function actionCovers(pattern: string, action: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${regex}$`, 'i').test(action);
-}
-
-/** Whether an Allow statement lets its principal call `action` (NotAction counts as allowing it unless it names it). */
-function allows(statement: any, action: string): boolean {
-  if (statement.Effect !== 'Allow') return false;
-  if (statement.NotAction !== undefined) return !asList(statement.NotAction).some((p) => actionCovers(p, action));
-  return asList(statement.Action).some((p) => actionCovers(p, action));
 }
 
 /** The Allow statements in the template that let anyone delete a snapshot. */
