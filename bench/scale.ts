@@ -17,16 +17,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import {
-  DescribeImagesCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, RunInstancesCommand,
+  CreateSnapshotsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeTagsCommand, EC2Client,
+  RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { countRecords, EC2_LIMITS, FaultProxy, startFaultProxy } from './fault-proxy';
-import { INSTANCE_ID_TAG, SLOT_TAG } from '../lambda/model';
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
 import { handler } from '../lambda/orchestrated';
 import { realClock } from '../lambda/rate-limiter';
-import { Orchestration, SnapshotPolicy } from '../lib';
+import { Orchestration, Retention, SnapshotPolicy } from '../lib';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 
 const REGION = 'us-east-1';
@@ -41,6 +42,11 @@ const SEED_CHUNK = 250;
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 const FLEET_TAG = { Key: 'BenchFleet', Value: 'yes' };
 const PLAN_BUCKET = 'scale-bench-plans';
+/** The clean-up stage: this many snapshots of this policy (one-volume instances, CLEANUP_SLOTS sets each). */
+const CLEANUP_SNAPSHOTS = Number(process.env.BENCH_SCALE_CLEANUP_SNAPSHOTS ?? 20_000);
+const CLEANUP_SLOTS = 4;
+/** The bench policy's retention: the two newest sets of each instance stay, the two older ones expire. */
+const CLEANUP_KEEP_LAST = 2;
 /** Step Functions' limit on a state's input or output. */
 const STATE_LIMIT_BYTES = 256 * 1024;
 /** us-east-1 list prices (USD), free tiers left out. EC2 API calls are not charged. */
@@ -54,6 +60,9 @@ const PRICE = {
 };
 
 if (!(TIME_SCALE > 0)) throw new Error(`BENCH_TIME_SCALE must be positive, got ${process.env.BENCH_TIME_SCALE}`);
+if (!Number.isInteger(CLEANUP_SNAPSHOTS) || CLEANUP_SNAPSHOTS < 0 || CLEANUP_SNAPSHOTS % CLEANUP_SLOTS !== 0) {
+  throw new Error(`BENCH_SCALE_CLEANUP_SNAPSHOTS must be a whole multiple of ${CLEANUP_SLOTS} (0 skips the stage), got ${process.env.BENCH_SCALE_CLEANUP_SNAPSHOTS}`);
+}
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_SCALE_SIZES must list whole numbers, got ${process.env.BENCH_SCALE_SIZES}`);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -93,15 +102,31 @@ function joinWithPlaceholders(value: unknown, tokens: Map<string, unknown>): str
   }).join(join[0]);
 }
 
-function synthesize(): Synthesized {
+/** The run's and the clean-up's state machines of a synthesized policy, told apart by their first state. */
+function synthesize(): { run: Synthesized; cleanup: Synthesized } {
   const app = new App();
   const stack = new Stack(app, 'ScaleBench', { env: { account: '123456789012', region: REGION } });
-  new SnapshotPolicy(stack, 'Fleet', { instanceTags: { [FLEET_TAG.Key]: FLEET_TAG.Value }, orchestration: Orchestration.STEP_FUNCTIONS });
+  new SnapshotPolicy(stack, 'Fleet', {
+    instanceTags: { [FLEET_TAG.Key]: FLEET_TAG.Value },
+    orchestration: Orchestration.STEP_FUNCTIONS,
+    retention: Retention.keepLast(CLEANUP_KEEP_LAST),
+  });
   const resources = Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
-  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').map((m) => readMachine(m, resources));
+  const byStart = (start: string) => {
+    const found = machines.filter((m) => m.definition.StartAt === start);
+    if (found.length !== 1) throw new Error(`expected one state machine starting at ${start} in the template, found ${found.length}`);
+    return found[0];
+  };
+  if (machines.length !== 2) throw new Error(`expected two state machines in the template, found ${machines.length}`);
+  return { run: byStart('PlanBatches'), cleanup: byStart('PlanDeletions') };
+}
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
+function readMachine(machine: { Properties: Record<string, any> }, resources: Resources): Synthesized {
   const tokens = new Map<string, unknown>();
-  const definition = JSON.parse(joinWithPlaceholders(machines[0].Properties.DefinitionString, tokens)) as Machine;
+  const definition = JSON.parse(joinWithPlaceholders(machine.Properties.DefinitionString, tokens)) as Machine;
 
   const functions = new Map<string, RunFunction>();
   for (const [placeholder, token] of tokens) {
@@ -573,6 +598,22 @@ function countS3Calls(): void {
   } as typeof S3Client.prototype.send;
 }
 
+/** An interpreter whose Lambda tasks invoke the handler as the template's functions, recording each invocation. */
+function newInterpreter(synthesized: Synthesized): Interpreter {
+  const interpreter = new Interpreter(async (resource, payload, state) => {
+    const target = synthesized.functions.get(resource);
+    if (!target) throw new StatesError('States.Runtime', `${state}: no function for Resource ${resource}`);
+    const event = payload as JsonObject;
+    const { result, seconds: s, error } = await invokeLambda(target, payload);
+    const batch = typeof event.index === 'number' ? event.index : undefined;
+    interpreter.stats.invocations.push({ state, phase: String(event.phase), batch, seconds: s, error: error?.error });
+    progress(`  ${state}${batch === undefined ? '' : ` ${batch}`}: ${s.toFixed(1)} s (unscaled)${error ? ` ${error.error}` : ''}`);
+    if (error) throw error;
+    return result;
+  });
+  return interpreter;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 interface SizeResult {
@@ -610,17 +651,7 @@ async function runSize(
   const firstRecord = proxy.records.length;
   for (const key of Object.keys(s3Calls)) delete s3Calls[key];
   const logs = new LogCapture();
-  const interpreter = new Interpreter(async (resource, payload, state) => {
-    const target = synthesized.functions.get(resource);
-    if (!target) throw new StatesError('States.Runtime', `${state}: no function for Resource ${resource}`);
-    const event = payload as JsonObject;
-    const { result, seconds: s, error } = await invokeLambda(target, payload);
-    const batch = typeof event.index === 'number' ? event.index : undefined;
-    interpreter.stats.invocations.push({ state, phase: String(event.phase), batch, seconds: s, error: error?.error });
-    progress(`  ${state}${batch === undefined ? '' : ` ${batch}`}: ${s.toFixed(1)} s (unscaled)${error ? ` ${error.error}` : ''}`);
-    if (error) throw error;
-    return result;
-  });
+  const interpreter = newInterpreter(synthesized);
   // A distinct slot per size, in the past (the handler refuses slots more than an hour ahead of its clock).
   const slot = new Date((Math.floor(Date.now() / 60_000) - SIZES.length + index) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const wallRun = performance.now();
@@ -740,14 +771,161 @@ function printCost(r: SizeResult, fn: RunFunction): void {
   for (const [what, usd, detail] of items) console.log(`  ${what.padEnd(16)} $${usd.toFixed(4)}  ${detail}`);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The clean-up stage: a history of CLEANUP_SLOTS sets per instance, then one orchestrated clean-up.
+
+interface CleanupResult {
+  readonly snapshots: number;
+  readonly instances: number;
+  readonly expected: number;
+  readonly status: string;
+  readonly stats: ExecutionStats;
+  readonly batches: number;
+  readonly batchSize: number;
+  readonly totalSeconds: number;
+  readonly calls: Record<string, number>;
+  readonly bucketThrottled: number;
+  readonly report: JsonObject | undefined;
+  /** Sets the rules keep that are gone: must be 0. */
+  readonly wrongDeletes: number;
+  /** Expired sets still there (each must be among the snapshots the report counts as skipped). */
+  readonly left: number;
+  readonly wall: { seed: number; run: number; check: number };
+}
+
+/** One set per instance and slot, made straight in moto (not through the proxy) with the tags a run gives them. */
+async function seedHistory(ec2: EC2Client, fleet: readonly string[], policyId: string, slots: readonly string[]): Promise<void> {
+  const jobs = slots.flatMap((slot) => fleet.map((instanceId) => ({ slot, instanceId })));
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { slot, instanceId } = jobs[next++];
+      await ec2.send(new CreateSnapshotsCommand({
+        InstanceSpecification: { InstanceId: instanceId },
+        TagSpecifications: [{
+          ResourceType: 'snapshot',
+          Tags: [{ Key: POLICY_ID_TAG, Value: policyId }, { Key: INSTANCE_ID_TAG, Value: instanceId }, { Key: SLOT_TAG, Value: slot }],
+        }],
+      }));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/**
+ * Instance id to the slots of this policy's sets that moto still holds, from DescribeSnapshots straight to moto
+ * (moto keeps the tags of a deleted snapshot in DescribeTags, so tags alone would count deleted sets).
+ */
+async function slotsInMoto(ec2: EC2Client, policyId: string): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  const listed = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: `tag:${POLICY_ID_TAG}`, Values: [policyId] }] }));
+  for (const snapshot of listed.Snapshots ?? []) {
+    const tags = Object.fromEntries((snapshot.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+    const [instanceId, slot] = [tags[INSTANCE_ID_TAG], tags[SLOT_TAG]];
+    if (instanceId && slot) out.set(instanceId, (out.get(instanceId) ?? new Set()).add(slot));
+  }
+  return out;
+}
+
+async function runCleanup(
+  synthesized: Synthesized, moto: MotoServer, proxy: FaultProxy, ec2: EC2Client, s3: S3Client,
+): Promise<CleanupResult> {
+  const fn = [...synthesized.functions.values()][0];
+  const instances = CLEANUP_SNAPSHOTS / CLEANUP_SLOTS;
+  const wallSeed = performance.now();
+  await resetMoto(moto, ec2, s3);
+  const fleet = await seed(ec2, instances);
+  // Daily slots at 03:00 UTC, the newest yesterday's.
+  const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+  const slots = Array.from({ length: CLEANUP_SLOTS }, (_, i) => new Date(today - (CLEANUP_SLOTS - i) * 86_400_000 + 3 * 3_600_000)
+    .toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  await seedHistory(ec2, fleet, fn.environment.POLICY_ID, slots);
+  const seedSeconds = seconds(wallSeed);
+  progress(`clean-up: seeded ${fleet.length} instances with ${slots.length} sets each in ${f1(seedSeconds)} s; running the state machine...`);
+
+  const firstRecord = proxy.records.length;
+  const logs = new LogCapture();
+  const interpreter = newInterpreter(synthesized);
+  const slot = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const wallRun = performance.now();
+  let report: JsonObject | undefined;
+  let status = 'SUCCEEDED';
+  logs.start();
+  try {
+    report = await interpreter.execute(synthesized.definition, { slot }, `slot-${slot.replace(/:/g, '-')}`) as JsonObject;
+  } catch (error) {
+    if (!(error instanceof StatesError)) throw error;
+    status = `FAILED (${error.error}: ${error.cause.slice(0, 200)})`;
+  } finally {
+    logs.stop();
+  }
+  const runSeconds = seconds(wallRun);
+
+  const wallCheck = performance.now();
+  const counters = countRecords(proxy.records.slice(firstRecord));
+  const remaining = await slotsInMoto(ec2, fn.environment.POLICY_ID);
+  const kept = slots.slice(-CLEANUP_KEEP_LAST);
+  let wrongDeletes = 0;
+  let left = 0;
+  for (const instanceId of fleet) {
+    const has = remaining.get(instanceId) ?? new Set<string>();
+    wrongDeletes += kept.filter((s) => !has.has(s)).length;
+    left += slots.filter((s) => !kept.includes(s) && has.has(s)).length;
+  }
+  return {
+    snapshots: CLEANUP_SNAPSHOTS,
+    instances,
+    expected: instances * (CLEANUP_SLOTS - CLEANUP_KEEP_LAST),
+    status,
+    stats: interpreter.stats,
+    batches: interpreter.stats.invocations.filter((i) => i.phase === 'delete-batch').reduce((s, i) => s.add(i.batch!), new Set<number>()).size,
+    batchSize: Number(fn.environment.BATCH_SIZE),
+    totalSeconds: runSeconds * TIME_SCALE,
+    calls: Object.fromEntries(Object.entries(counters).map(([action, c]) => [action, c.requests])),
+    bucketThrottled: Object.values(counters).reduce((s, c) => s + c.bucketThrottled, 0),
+    report,
+    wrongDeletes,
+    left,
+    wall: { seed: seedSeconds, run: runSeconds, check: seconds(wallCheck) },
+  };
+}
+
+function printCleanup(r: CleanupResult): void {
+  const invocations = r.stats.invocations;
+  const longest = invocations.reduce((a, b) => (b.seconds > a.seconds ? b : a), invocations[0]);
+  const states = Object.entries(r.stats.stateSeconds).map(([s, t]) => `${s} ${f1(t)}`).join(', ');
+  const rep = (key: string) => Number(r.report?.[key] ?? 0);
+  console.log(`\nclean-up of ${r.snapshots} snapshots (${r.instances} instances x ${CLEANUP_SLOTS} sets, keepLast ${CLEANUP_KEEP_LAST}): ${r.status}; ` +
+    `${r.batches} deletion batches of at most ${r.batchSize} snapshots; ${invocations.length} invocations (${r.stats.retries} retries)`);
+  console.log(`  time: total ${f1(r.totalSeconds)} s (${states}) vs limit ${f1(limitSeconds(r.expected))} s for ${r.expected} deletes; ` +
+    `longest invocation ${longest ? `${f1(longest.seconds)} s (${longest.state}${longest.batch === undefined ? '' : ` ${longest.batch}`})` : '-'}`);
+  const bound = { DescribeSnapshots: Math.ceil(r.snapshots / 1000) + r.batches, DeleteSnapshot: r.expected };
+  const listed = Object.entries(bound).map(([action, b]) => `${action} ${r.calls[action] ?? 0} (bound ${b})`);
+  const others = Object.entries(r.calls).filter(([action]) => !(action in bound)).map(([action, c]) => `${action} ${c}`);
+  console.log(`  EC2 calls: ${[...listed, ...others].join(', ')}; refused by the bucket ${r.bucketThrottled}; largest state ` +
+    `${f1(r.stats.largestStateBytes / 1024)} KB of 256 KB; ${r.stats.transitions} state transitions`);
+  console.log(`  report: sets kept ${rep('setsKept')}, deleted ${rep('setsDeleted')} (${rep('snapshotsDeleted')} snapshots), held ${rep('setsHeld')}, ` +
+    `snapshots skipped ${rep('snapshotsSkipped')}; in moto: kept sets deleted ${r.wrongDeletes}, expired sets left ${r.left}`);
+  console.log(`  wall: seeding ${f1(r.wall.seed)} s, run ${f1(r.wall.run)} s, check ${f1(r.wall.check)} s`);
+  console.log(`cleanup: snapshots=${r.snapshots} deleted=${rep('snapshotsDeleted')} wrong_deletes=${r.wrongDeletes} left=${r.left} ` +
+    `longest_invocation_s=${f1(Math.max(...invocations.map((i) => i.seconds)))} total_s=${f1(r.totalSeconds)} limit_s=${f1(limitSeconds(r.expected))}`);
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
-  const synthesized = synthesize();
+  const machines = synthesize();
+  const synthesized = machines.run;
   const fn = [...synthesized.functions.values()][0];
-  if (!fn || new Set([...synthesized.functions.values()].map((f) => f.logicalId)).size !== 1) {
-    throw new Error('expected every Task of the definition to invoke the one run function');
+  for (const m of [machines.run, machines.cleanup]) {
+    if (new Set([...m.functions.values()].map((f) => f.logicalId)).size !== 1) {
+      throw new Error('expected every Task of a definition to invoke the one function of its state machine');
+    }
   }
   printDefinition(synthesized);
+  const cleanupFn = [...machines.cleanup.functions.values()][0];
+  const { PLAN_BUCKET: _runBucket, ...runEnv } = fn.environment;
+  const { PLAN_BUCKET: _cleanupBucket, ...cleanupEnv } = cleanupFn.environment;
+  if (JSON.stringify(runEnv) !== JSON.stringify(cleanupEnv)) throw new Error('the run and cleanup functions differ in their environment');
 
   const moto = await startBenchMoto();
   const stopMoto = () => { void moto.stop().finally(() => process.exit(130)); };
@@ -772,12 +950,14 @@ async function main(): Promise<void> {
   const ec2 = new EC2Client({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS });
   const s3 = new S3Client({ endpoint: moto.endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
   const results: SizeResult[] = [];
+  let cleanup: CleanupResult | undefined;
   try {
     for (const [index, n] of SIZES.entries()) {
       const t = performance.now();
       results.push(await runSize(n, index, synthesized, moto, proxy, ec2, s3));
       progress(`N=${n}: ${f1(seconds(t))} s wall`);
     }
+    if (CLEANUP_SNAPSHOTS > 0) cleanup = await runCleanup(machines.cleanup, moto, proxy, ec2, s3);
   } finally {
     ec2.destroy();
     s3.destroy();
@@ -793,6 +973,7 @@ async function main(): Promise<void> {
     'lost: instances with no snapshot for the slot in moto and no failure named in the report or the logs.');
   const largest = results[results.length - 1];
   printCost(largest, fn);
+  if (cleanup) printCleanup(cleanup);
   console.log(`\nwall: ${results.map((r) => `N=${r.n} ${f1(r.wall.seed + r.wall.run + r.wall.check)} s`).join(', ')}; total ${f1(seconds(started))} s`);
   const longest = Math.max(...largest.stats.invocations.map((i) => i.seconds));
   console.log(`scale: N=${largest.n} lost=${largest.lost} longest_invocation_s=${f1(longest)} total_s=${f1(largest.totalSeconds)} ` +

@@ -81,3 +81,89 @@ export function sumBatches(results: readonly BatchResult[]): Omit<BatchResult, '
   };
 }
 
+
+/**
+ * Cuts expired sets into deletion batches of at most `maxSnapshots` snapshots, keeping their order and never
+ * splitting a set (a set larger than the limit gets a batch of its own), so that a batch that runs out of time
+ * or fails leaves whole sets behind, never half of one.
+ */
+export function cutSetBatches<T extends { readonly snapshotIds: readonly string[] }>(sets: readonly T[], maxSnapshots: number): T[][] {
+  if (!Number.isInteger(maxSnapshots) || maxSnapshots < 1) {
+    throw new Error(`batch size must be a whole number of at least 1, got ${maxSnapshots}`);
+  }
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let count = 0;
+  for (const set of sets) {
+    if (current.length > 0 && count + set.snapshotIds.length > maxSnapshots) {
+      batches.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(set);
+    count += set.snapshotIds.length;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Splits a deletion batch into the sets still to delete and those that someone put on hold since the plan
+ * was made (any of their snapshots is in `heldSnapshotIds`): an orchestrated clean-up can take hours between
+ * planning and deleting, and a hold must win over a plan.
+ */
+export function withoutHeldSets<T extends { readonly snapshotIds: readonly string[] }>(
+  sets: readonly T[], heldSnapshotIds: ReadonlySet<string>,
+): { toDelete: T[]; held: T[] } {
+  const toDelete: T[] = [];
+  const held: T[] = [];
+  for (const set of sets) (set.snapshotIds.some((id) => heldSnapshotIds.has(id)) ? held : toDelete).push(set);
+  return { toDelete, held };
+}
+
+/** What one deletion batch reports back to the orchestrator. */
+export interface DeleteBatchResult {
+  readonly batch: number;
+  readonly setsDeleted: number;
+  readonly snapshotsDeleted: number;
+  /** Sets left in place because they were put on hold after the plan was made. */
+  readonly setsHeld: number;
+  /** Snapshots left in place (in use by an AMI, failed, not reached); tried again next run. */
+  readonly snapshotsSkipped: number;
+  /** The first MAX_REPORTED_FAILURES of them (all are in the logs). */
+  readonly skipped: Array<{ snapshotId: string; error: string }>;
+  readonly durationMs: number;
+}
+
+export function deleteBatchResult(
+  batch: number,
+  outcome: { setsDeleted: number; snapshotsDeleted: number; snapshotsSkipped: ReadonlyArray<{ snapshotId: string; error: string }> },
+  setsHeld: number,
+  durationMs: number,
+): DeleteBatchResult {
+  return {
+    batch,
+    setsDeleted: outcome.setsDeleted,
+    snapshotsDeleted: outcome.snapshotsDeleted,
+    setsHeld,
+    snapshotsSkipped: outcome.snapshotsSkipped.length,
+    skipped: outcome.snapshotsSkipped.slice(0, MAX_REPORTED_FAILURES)
+      .map((s) => ({ snapshotId: s.snapshotId, error: s.error.slice(0, MAX_ERROR_CHARS) })),
+    durationMs,
+  };
+}
+
+/**
+ * Adds deletion batch results up. A batch the orchestrator could not run at all reports all its snapshots
+ * as skipped: they are still there, and the next clean-up plans them again.
+ */
+export function sumDeleteBatches(results: readonly DeleteBatchResult[]): Omit<DeleteBatchResult, 'batch' | 'durationMs'> & { batches: number } {
+  return {
+    batches: results.length,
+    setsDeleted: results.reduce((n, r) => n + r.setsDeleted, 0),
+    snapshotsDeleted: results.reduce((n, r) => n + r.snapshotsDeleted, 0),
+    setsHeld: results.reduce((n, r) => n + r.setsHeld, 0),
+    snapshotsSkipped: results.reduce((n, r) => n + r.snapshotsSkipped, 0),
+    skipped: results.flatMap((r) => r.skipped),
+  };
+}

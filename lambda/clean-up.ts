@@ -1,13 +1,14 @@
 // Lambda entry point of the retention cleaner: lists this policy's snapshots, decides per instance which
 // sets to keep (retention.ts) and deletes the snapshots of expired sets, under the mutation rate limit.
+// The two halves (decide, delete) are also called apart by orchestrated runs (orchestrated.ts).
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
 import { publishCounts } from './metrics';
-import { POLICY_ID_TAG } from './model';
+import { POLICY_ID_TAG, SnapshotInfo } from './model';
 import { runPaced } from './pacer';
 import { instanceFilters } from './plan';
-import { decideSets, groupSets } from './retention';
+import { decideSets, groupSets, SetDecision } from './retention';
 
 interface LambdaContext {
   getRemainingTimeInMillis(): number;
@@ -24,6 +25,19 @@ export interface CleanupReport {
   readonly unrecognized: string[];
 }
 
+/** The part of a set that deleting it needs. */
+export interface DoomedSet {
+  readonly instanceId: string;
+  readonly slot: string;
+  readonly snapshotIds: readonly string[];
+}
+
+export interface Deletions {
+  readonly setsDeleted: number;
+  readonly snapshotsDeleted: number;
+  readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
+}
+
 let state: { config: PolicyConfig; ec2: Ec2Adapter } | undefined;
 
 function init() {
@@ -34,7 +48,10 @@ function init() {
   return state;
 }
 
-export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
+/** Lists the policy's snapshots (and, for orphans, the live fleet) and decides every set's fate. */
+export async function decideCleanup(
+  ec2: Ec2Adapter, config: PolicyConfig, now: Date,
+): Promise<{ decisions: SetDecision[]; unrecognized: SnapshotInfo[] }> {
   const { holdTag, orphanRetentionSeconds } = config;
   const [snapshots, live] = await Promise.all([
     ec2.listPolicySnapshots(POLICY_ID_TAG, config.policyId),
@@ -57,12 +74,22 @@ export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
       instanceId: d.set.instanceId, slot: d.set.slot, state: d.set.state, reasons: d.reasons, snapshotIds: d.set.snapshotIds,
     });
   }
-  const doomed = decisions.filter((d) => d.action === 'delete');
-  const snapshotIds = doomed.flatMap((d) => d.set.snapshotIds);
+  return { decisions, unrecognized };
+}
+
+/**
+ * Deletes the snapshots of the given sets under the mutation bucket. A snapshot already gone counts as
+ * deleted (a retried batch); one in use by an AMI, failed or not reached before the deadline is skipped,
+ * reported, and tried again next run. A set counts as deleted when all its snapshots are.
+ */
+export async function deleteSets(
+  ec2: Ec2Adapter, config: PolicyConfig, sets: readonly DoomedSet[], deadline: number,
+): Promise<Deletions> {
+  const snapshotIds = sets.flatMap((s) => s.snapshotIds);
   const results = await runPaced(snapshotIds, (id) => ec2.deleteSnapshot(id, config.dryRun), {
     bucket: ec2.buckets.mutate, concurrency: config.concurrency, deadline, maxAttempts: 8,
   });
-  const skipped: Array<{ snapshotId: string; error: string }> = [];
+  const skipped = new Map<string, string>();
   let deleted = 0;
   results.forEach((r, i) => {
     const snapshotId = snapshotIds[i];
@@ -72,17 +99,26 @@ export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
       log(config.dryRun ? 'snapshot-would-delete' : 'snapshot-deleted', { snapshotId });
     } else {
       const error = r.status === 'failed' ? r.error : 'not reached before the deadline';
-      skipped.push({ snapshotId, error });
+      skipped.set(snapshotId, error);
       log('snapshot-skipped', { snapshotId, error }, 'WARN');
     }
   });
+  return {
+    setsDeleted: sets.filter((s) => s.snapshotIds.every((id) => !skipped.has(id))).length,
+    snapshotsDeleted: deleted,
+    snapshotsSkipped: [...skipped].map(([snapshotId, error]) => ({ snapshotId, error })),
+  };
+}
+
+export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
+  const { decisions, unrecognized } = await decideCleanup(ec2, config, now);
+  const doomed = decisions.filter((d) => d.action === 'delete').map((d) => d.set);
+  const deletions = await deleteSets(ec2, config, doomed, deadline);
   const report: CleanupReport = {
     policyId: config.policyId,
     dryRun: config.dryRun,
     setsKept: decisions.length - doomed.length,
-    setsDeleted: doomed.filter((d) => d.set.snapshotIds.every((id) => !skipped.some((s) => s.snapshotId === id))).length,
-    snapshotsDeleted: deleted,
-    snapshotsSkipped: skipped,
+    ...deletions,
     unrecognized: unrecognized.map((s) => s.snapshotId),
   };
   log('cleanup-finished', { ...report });

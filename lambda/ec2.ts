@@ -131,6 +131,19 @@ export class Ec2Adapter {
     return snapshots;
   }
 
+  /** The IDs of this policy's snapshots that carry the hold tag (any value). */
+  async listHeldSnapshotIds(policyIdTag: string, policyId: string, holdTag: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    const pages = paginateDescribeSnapshots(
+      { client: this.client, pageSize: 1000 },
+      { OwnerIds: ['self'], Filters: [{ Name: `tag:${policyIdTag}`, Values: [policyId] }, { Name: 'tag-key', Values: [holdTag] }] },
+    );
+    for await (const page of this.paced(pages)) {
+      for (const s of page.Snapshots ?? []) if (s.SnapshotId) ids.add(s.SnapshotId);
+    }
+    return ids;
+  }
+
   /** Deletes one snapshot; the bucket is taken by the caller's pacer. */
   async deleteSnapshot(snapshotId: string, dryRun: boolean): Promise<void> {
     await this.mutateClient.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId, ...(dryRun ? { DryRun: true } : {}) }));

@@ -1,18 +1,27 @@
 // Lambda entry point of runs orchestrated by Step Functions (orchestration: STEP_FUNCTIONS), for fleets too
-// large for one invocation. Phases, each a state of the state machine:
-//   start          (the schedule's target) starts the execution named after the slot, once per slot;
-//   plan-batches   plans the run once and writes it to S3 in batches sized to the rate budget;
-//   execute-batch  sends one batch through the same executor as a single-invocation run;
-//   report         adds the batch results up, publishes the metrics and logs the outcome.
+// large for one invocation. Phases, each a state of a state machine:
+//   start           (the schedules' target) starts the snapshot run or the clean-up named after the slot,
+//                   once per slot;
+//   plan-batches    plans the snapshot run once and writes it to S3 in batches sized to the rate budget;
+//   execute-batch   sends one batch through the same executor as a single-invocation run;
+//   report          adds the batch results up, publishes the metrics and logs the outcome;
+//   plan-deletions  lists the policy's snapshots once, decides every set and writes the expired sets to S3
+//                   in batches sized to the rate budget;
+//   delete-batch    deletes one batch of sets through the same code as the single-invocation cleaner;
+//   report-cleanup  adds the deletion results up and publishes the metrics.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches } from './batches';
+import {
+  batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
+  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches, sumDeleteBatches, withoutHeldSets,
+} from './batches';
+import { decideCleanup, deleteSets, DoomedSet } from './clean-up';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
 import { log } from './log';
 import { publishCounts } from './metrics';
-import { PlannedSnapshot } from './model';
+import { PlannedSnapshot, POLICY_ID_TAG } from './model';
 import { slotOf } from './plan';
 import { TokenBucket } from './rate-limiter';
 import { executeRequests, planRun, skipDone } from './run-snapshots';
@@ -37,11 +46,25 @@ export interface PlanSummary {
   readonly batches: BatchRef[];
 }
 
+export interface CleanupPlanSummary {
+  readonly slot: string;
+  readonly setsKept: number;
+  readonly setsToDelete: number;
+  readonly snapshotsToDelete: number;
+  /** Snapshots with this policy's id but no readable instance or slot tag, never touched (the first 20). */
+  readonly unrecognized: number;
+  readonly unrecognizedIds: string[];
+  readonly batches: BatchRef[];
+}
+
 type Event =
-  | { phase: 'start'; slot?: string }
+  | { phase: 'start'; run?: 'snapshots' | 'cleanup'; slot?: string }
   | { phase: 'plan-batches'; slot: string }
   | { phase: 'execute-batch'; slot: string; index: number; key: string }
-  | { phase: 'report'; slot: string; plan: PlanSummary; results: BatchResult[] };
+  | { phase: 'report'; slot: string; plan: PlanSummary; results: BatchResult[] }
+  | { phase: 'plan-deletions'; slot: string }
+  | { phase: 'delete-batch'; slot: string; index: number; key: string }
+  | { phase: 'report-cleanup'; slot: string; plan: CleanupPlanSummary; results: DeleteBatchResult[] };
 
 let state: { config: PolicyConfig; ec2Client: EC2Client; mutateClient: EC2Client; s3: S3Client; sfn: SFNClient } | undefined;
 
@@ -83,6 +106,20 @@ export function batchKey(policyId: string, slot: string, index: number): string 
   return `runs/${encodeURIComponent(policyId)}/${slot}/batch-${String(index).padStart(5, '0')}.json`;
 }
 
+/** Where a clean-up's deletion batches are kept, apart from the runs' (each role reaches only its own prefix). */
+export function deletionBatchKey(policyId: string, slot: string, index: number): string {
+  return `cleanups/${encodeURIComponent(policyId)}/${slot}/batch-${String(index).padStart(5, '0')}.json`;
+}
+
+async function putJson(s3: S3Client, key: string, body: unknown): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: key, Body: JSON.stringify(body), ContentType: 'application/json' }));
+}
+
+async function getJson<T>(s3: S3Client, key: string): Promise<T> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: key }));
+  return JSON.parse(await object.Body!.transformToString()) as T;
+}
+
 export async function handler(event: Event, context?: LambdaContext): Promise<unknown> {
   const { config, ec2Client, mutateClient, s3, sfn } = init();
   const remaining = context?.getRemainingTimeInMillis() ?? 15 * 60_000;
@@ -92,17 +129,18 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
     case 'start': {
       const slot = slotOf(event, new Date());
       const name = executionName(slot);
+      const run = event.run ?? 'snapshots';
+      if (run !== 'snapshots' && run !== 'cleanup') throw new Error(`event run must be snapshots or cleanup, got ${JSON.stringify(run)}`);
+      const stateMachineArn = env(run === 'cleanup' ? 'CLEANUP_STATE_MACHINE_ARN' : 'STATE_MACHINE_ARN');
       try {
-        const out = await sfn.send(new StartExecutionCommand({
-          stateMachineArn: env('STATE_MACHINE_ARN'), name, input: JSON.stringify({ slot }),
-        }));
-        log('run-started', { policyId: config.policyId, slot, execution: out.executionArn });
-        return { slot, executionArn: out.executionArn, started: true };
+        const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify({ slot }) }));
+        log('run-started', { policyId: config.policyId, run, slot, execution: out.executionArn });
+        return { run, slot, executionArn: out.executionArn, started: true };
       } catch (error) {
         // The execution name is the slot's: a duplicated or retried invocation finds it taken.
         if (error instanceof ExecutionAlreadyExists) {
-          log('run-already-started', { policyId: config.policyId, slot, execution: name }, 'WARN');
-          return { slot, started: false };
+          log('run-already-started', { policyId: config.policyId, run, slot, execution: name }, 'WARN');
+          return { run, slot, started: false };
         }
         throw error;
       }
@@ -115,9 +153,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       const batches: BatchRef[] = [];
       for (const [index, requests] of cutBatches(plan.requests, batchSize).entries()) {
         const key = batchKey(config.policyId, slot, index);
-        await s3.send(new PutObjectCommand({
-          Bucket: env('PLAN_BUCKET'), Key: key, Body: JSON.stringify(requests), ContentType: 'application/json',
-        }));
+        await putJson(s3, key, requests);
         batches.push({ index, key, size: requests.length });
       }
       const summary: PlanSummary = {
@@ -134,8 +170,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
     case 'execute-batch': {
       const slot = runSlot(event);
       const started = Date.now();
-      const object = await s3.send(new GetObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: event.key }));
-      const requests = JSON.parse(await object.Body!.transformToString()) as PlannedSnapshot[];
+      const requests = await getJson<PlannedSnapshot[]>(s3, event.key);
       // Batches run one at a time against one account-wide bucket: only the first spends the burst.
       const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
       const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
@@ -162,6 +197,64 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
         failures: [...event.plan.planFailures, ...total.failures].slice(0, 10 * MAX_REPORTED_FAILURES),
       };
       log('run-finished', { ...report, failures: report.failures.length }, failed + total.notReached > 0 ? 'ERROR' : 'INFO');
+      return report;
+    }
+    case 'plan-deletions': {
+      const slot = runSlot(event);
+      const ec2 = new Ec2Adapter(ec2Client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond), mutateClient);
+      const { decisions, unrecognized } = await decideCleanup(ec2, config, new Date());
+      const doomed: DoomedSet[] = decisions.filter((d) => d.action === 'delete')
+        .map(({ set }) => ({ instanceId: set.instanceId, slot: set.slot, snapshotIds: set.snapshotIds }));
+      const batches: BatchRef[] = [];
+      for (const [index, sets] of cutSetBatches(doomed, Number(env('BATCH_SIZE'))).entries()) {
+        const key = deletionBatchKey(config.policyId, slot, index);
+        await putJson(s3, key, sets);
+        batches.push({ index, key, size: sets.reduce((n, s) => n + s.snapshotIds.length, 0) });
+      }
+      const summary: CleanupPlanSummary = {
+        slot,
+        setsKept: decisions.length - doomed.length,
+        setsToDelete: doomed.length,
+        snapshotsToDelete: doomed.reduce((n, s) => n + s.snapshotIds.length, 0),
+        unrecognized: unrecognized.length,
+        unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((s) => s.snapshotId),
+        batches,
+      };
+      const { unrecognizedIds: _ids, batches: _refs, ...counts } = summary;
+      log('cleanup-planned', { ...counts, batches: batches.length });
+      return summary;
+    }
+    case 'delete-batch': {
+      const slot = runSlot(event);
+      const started = Date.now();
+      const sets = await getJson<DoomedSet[]>(s3, event.key);
+      const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
+      const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
+      const { toDelete, held } = withoutHeldSets(sets, await ec2.listHeldSnapshotIds(POLICY_ID_TAG, config.policyId, config.holdTag));
+      for (const set of held) log('set-held-since-plan', { slot, instanceId: set.instanceId, setSlot: set.slot, snapshotIds: set.snapshotIds }, 'WARN');
+      const deletions = await deleteSets(ec2, config, toDelete, deadline);
+      const result = deleteBatchResult(event.index, deletions, held.length, Date.now() - started);
+      const { skipped: _, ...counts } = result;
+      log('delete-batch-finished', { slot, ...counts });
+      return result;
+    }
+    case 'report-cleanup': {
+      const slot = runSlot(event);
+      const total = sumDeleteBatches(event.results);
+      publishCounts(config.policyId, {
+        SetsDeleted: total.setsDeleted, SnapshotsDeleted: total.snapshotsDeleted, DeletesSkipped: total.snapshotsSkipped,
+      });
+      const report = {
+        policyId: config.policyId,
+        slot,
+        dryRun: config.dryRun,
+        setsKept: event.plan.setsKept + total.setsHeld,
+        setsToDelete: event.plan.setsToDelete,
+        unrecognized: event.plan.unrecognized,
+        ...total,
+        skipped: total.skipped.slice(0, 10 * MAX_REPORTED_FAILURES),
+      };
+      log('cleanup-finished', { ...report, skipped: report.skipped.length }, total.snapshotsSkipped > 0 ? 'WARN' : 'INFO');
       return report;
     }
     default:

@@ -7,7 +7,7 @@ import {
   aws_sqs as sqs, aws_stepfunctions as sfn, RemovalPolicy,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { createRunStateMachine, Orchestration } from './orchestration';
+import { createCleanupStateMachine, createRunStateMachine, Orchestration } from './orchestration';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
@@ -155,9 +155,10 @@ export interface SnapshotPolicyProps {
   readonly notificationTopic?: sns.ITopic;
 
   /**
-   * How each run is carried out: in one Lambda invocation, or as a Step Functions execution in batches
-   * (for fleets beyond about 4,000 instances, which one invocation cannot reach within 15 minutes at EC2's
-   * CreateSnapshots rate).
+   * How each run and each clean-up is carried out: in one Lambda invocation, or as a Step Functions
+   * execution in batches (for fleets beyond about 4,000 instances, or clean-ups of more than about 4,000
+   * snapshots, which one invocation cannot reach within 15 minutes at EC2's CreateSnapshots and
+   * DeleteSnapshot rate of 5 per second).
    * @default Orchestration.LAMBDA
    */
   readonly orchestration?: Orchestration;
@@ -185,7 +186,9 @@ export class SnapshotPolicy extends Construct {
   public readonly failureAlarm?: cloudwatch.IAlarm;
   /** The state machine of each run, with `Orchestration.STEP_FUNCTIONS`. */
   public readonly stateMachine?: sfn.IStateMachine;
-  /** The bucket that holds each run's plan in batches, with `Orchestration.STEP_FUNCTIONS`. */
+  /** The state machine of each clean-up, with `Orchestration.STEP_FUNCTIONS`. */
+  public readonly cleanupStateMachine?: sfn.IStateMachine;
+  /** The bucket that holds each run's plan and each clean-up's deletions in batches, with `Orchestration.STEP_FUNCTIONS`. */
   public readonly planBucket?: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
@@ -231,11 +234,10 @@ export class SnapshotPolicy extends Construct {
     this.grantSnapshot(snapshotRole, props.instanceTags);
     this.grantCleanup(cleanupRole);
 
-    this.cleanupFunction = this.createFunction('CleanupFunction', 'clean-up', cleanupRole, environment, timeout, logRetention,
-      'Deletes the snapshot sets that the snapshot policy no longer keeps');
-
     let runTarget: lambda.IFunction;
     let runInput: scheduler.ScheduleTargetInput;
+    let cleanupTarget: lambda.IFunction;
+    let cleanupInput: scheduler.ScheduleTargetInput;
     if ((props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS) {
       const bucket = new s3.Bucket(this, 'PlanBucket', {
         encryption: s3.BucketEncryption.S3_MANAGED,
@@ -245,33 +247,47 @@ export class SnapshotPolicy extends Construct {
         lifecycleRules: [{ expiration: Duration.days(30) }],
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      // Only the plan objects, by key: grantRead and grantPut would add List* and GetBucket* on the bucket
-      // and object lock, tagging and abort actions that the run function never needs.
-      snapshotRole.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'ReadWriteRunPlans',
-        actions: ['s3:GetObject', 's3:PutObject'],
-        resources: [bucket.arnForObjects('runs/*')],
+      // Only the plan objects, by key, and each role only its own prefix: grantRead and grantPut would add
+      // List* and GetBucket* on the bucket and object lock, tagging and abort actions that no function needs.
+      const grantPlans = (role: iam.Role, sid: string, prefix: string) => role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid, actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${prefix}/*`)],
       }));
+      grantPlans(snapshotRole, 'ReadWriteRunPlans', 'runs');
+      grantPlans(cleanupRole, 'ReadWriteCleanupPlans', 'cleanups');
+      // DeleteSnapshot shares the CreateSnapshots bucket, so deletion batches are sized alike.
+      const batchSize = String(batchSizeFor(timeout));
       this.snapshotFunction = this.createFunction('SnapshotFunction', 'orchestrated', snapshotRole,
-        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: String(batchSizeFor(timeout)) }, timeout, logRetention,
+        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
         'Plans and sends the batches of the snapshot policy\'s orchestrated runs');
+      this.cleanupFunction = this.createFunction('CleanupFunction', 'orchestrated', cleanupRole,
+        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
+        'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups');
       const stateMachine = createRunStateMachine(this, { runFunction: this.snapshotFunction, logRetention });
+      const cleanupStateMachine = createCleanupStateMachine(this, { runFunction: this.cleanupFunction, logRetention });
       const starterRole = this.createFunctionRole('StarterRole', 'the run starter');
       stateMachine.grantStartExecution(starterRole);
-      runTarget = this.createFunction('StarterFunction', 'orchestrated', starterRole,
-        { ...environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn }, Duration.minutes(1), logRetention,
-        'Starts the run of one slot of the snapshot policy, once');
-      runInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', slot: scheduler.ContextAttribute.scheduledTime });
+      cleanupStateMachine.grantStartExecution(starterRole);
+      const starter = this.createFunction('StarterFunction', 'orchestrated', starterRole,
+        { ...environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn, CLEANUP_STATE_MACHINE_ARN: cleanupStateMachine.stateMachineArn },
+        Duration.minutes(1), logRetention, 'Starts the run or clean-up of one slot of the snapshot policy, once');
+      runTarget = starter;
+      cleanupTarget = starter;
+      runInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', run: 'snapshots', slot: scheduler.ContextAttribute.scheduledTime });
+      cleanupInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', run: 'cleanup', slot: scheduler.ContextAttribute.scheduledTime });
       this.stateMachine = stateMachine;
+      this.cleanupStateMachine = cleanupStateMachine;
       this.planBucket = bucket;
     } else {
       this.snapshotFunction = this.createFunction('SnapshotFunction', 'create-snapshots', snapshotRole, environment, timeout, logRetention,
         'Creates the snapshot sets of one run of the snapshot policy');
+      this.cleanupFunction = this.createFunction('CleanupFunction', 'clean-up', cleanupRole, environment, timeout, logRetention,
+        'Deletes the snapshot sets that the snapshot policy no longer keeps');
       runTarget = this.snapshotFunction;
+      cleanupTarget = this.cleanupFunction;
       runInput = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
+      cleanupInput = runInput;
     }
 
-    const input = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
     // One role for both schedules, inside this construct (the target's default is a role at stack scope).
     const schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -282,7 +298,7 @@ export class SnapshotPolicy extends Construct {
     // A run that is an hour late would be a different backup than the one planned: it goes to the
     // dead-letter queue (and so raises the alarm) instead of running late.
     const targetProps = {
-      input, role: schedulerRole, retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: this.deadLetterQueue,
+      role: schedulerRole, retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: this.deadLetterQueue,
     };
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       schedule,
@@ -294,7 +310,7 @@ export class SnapshotPolicy extends Construct {
       schedule: props.cleanupSchedule ?? schedule,
       enabled: props.enabled ?? true,
       description: `Retention clean-up of ${this.policyId}`,
-      target: new targets.LambdaInvoke(this.cleanupFunction, targetProps),
+      target: new targets.LambdaInvoke(cleanupTarget, { ...targetProps, input: cleanupInput }),
     });
 
     if (props.failureAlarm ?? true) {
@@ -361,6 +377,10 @@ export class SnapshotPolicy extends Construct {
         .metricErrors({ period, statistic: cloudwatch.Stats.SUM });
       usingMetrics.runsFailed = this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
       usingMetrics.runsTimedOut = this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
+    }
+    if (this.cleanupStateMachine) {
+      usingMetrics.cleanupsFailed = this.cleanupStateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
+      usingMetrics.cleanupsTimedOut = this.cleanupStateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
     }
     const expression = new cloudwatch.MathExpression({
       label: 'Instances without a set, failed invocations and undelivered runs',

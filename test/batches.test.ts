@@ -1,8 +1,11 @@
-// Unit tests of the pure helpers of orchestrated runs (lambda/batches.ts) and of idempotency per slot
-// (lambda/idempotency.ts), on plain data: execution names, batches, the first batch's tokens, batch results
-// and their sum, and which instances already have a set for a slot.
+// Unit tests of the pure helpers of orchestrated runs and clean-ups (lambda/batches.ts) and of idempotency
+// per slot (lambda/idempotency.ts), on plain data: execution names, batches of requests and of sets, the first
+// batch's tokens, sets put on hold since the plan, batch results and their sums, and which instances already
+// have a set for a slot.
+import * as fc from 'fast-check';
 import {
-  batchResult, BatchResult, cutBatches, executionName, initialTokens, MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches,
+  batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
+  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches, sumDeleteBatches, withoutHeldSets,
 } from '../lambda/batches';
 import { instancesWithSetForSlot } from '../lambda/idempotency';
 import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
@@ -178,6 +181,117 @@ describe('sumBatches', () => {
 
   test('sums no batches to zeros', () => {
     expect(sumBatches([])).toEqual({ batches: 0, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0, failures: [] });
+  });
+});
+
+/** A set of `size` snapshots named after `name`. */
+const set = (name: string, size: number) => ({ name, snapshotIds: Array.from({ length: size }, (_, i) => `snap-${name}-${i}`) });
+
+describe('cutSetBatches', () => {
+  test('fills a batch with whole sets up to the snapshot limit, in order', () => {
+    const batches = cutSetBatches([set('a', 2), set('b', 2), set('c', 1), set('d', 3)], 5);
+    expect(batches.map((b) => b.map((s) => s.name))).toEqual([['a', 'b', 'c'], ['d']]);
+  });
+
+  test('starts a new batch rather than split a set', () => {
+    const batches = cutSetBatches([set('a', 3), set('b', 3), set('c', 3)], 5);
+    expect(batches.map((b) => b.map((s) => s.name))).toEqual([['a'], ['b'], ['c']]);
+  });
+
+  test('gives a set larger than the limit a batch of its own', () => {
+    const batches = cutSetBatches([set('a', 1), set('big', 9), set('c', 1)], 4);
+    expect(batches.map((b) => b.map((s) => s.name))).toEqual([['a'], ['big'], ['c']]);
+  });
+
+  test('cuts nothing into no batches', () => {
+    expect(cutSetBatches([], 10)).toEqual([]);
+  });
+
+  test.each([0, -1, 1.5, Number.NaN])('rejects a batch size of %p', (size) => {
+    expect(() => cutSetBatches([set('a', 1)], size)).toThrow(`batch size must be a whole number of at least 1, got ${size}`);
+  });
+
+  test('over random sets: every set lands whole in exactly one batch, in order, and no batch of several sets exceeds the limit', () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 60 }), fc.integer({ min: 1, max: 50 }),
+      (sizes, limit) => {
+        const sets = sizes.map((n, i) => set(String(i), n));
+        const batches = cutSetBatches(sets, limit);
+        expect(batches.flat()).toEqual(sets);
+        for (const batch of batches) {
+          expect(batch.length).toBeGreaterThan(0);
+          const snapshots = batch.reduce((n, s) => n + s.snapshotIds.length, 0);
+          if (batch.length > 1) expect(snapshots).toBeLessThanOrEqual(limit);
+        }
+        // Greedy: a batch closes only when the next set would not fit.
+        for (let i = 0; i + 1 < batches.length; i++) {
+          const snapshots = batches[i].reduce((n, s) => n + s.snapshotIds.length, 0);
+          expect(snapshots + batches[i + 1][0].snapshotIds.length).toBeGreaterThan(limit);
+        }
+      },
+    ), { numRuns: 500 });
+  });
+});
+
+describe('withoutHeldSets', () => {
+  test('keeps back every set with any held snapshot and passes the rest on, in order', () => {
+    const sets = [set('a', 2), set('b', 3), set('c', 1), set('d', 2)];
+    const { toDelete, held } = withoutHeldSets(sets, new Set(['snap-b-2', 'snap-d-0', 'snap-elsewhere']));
+    expect(toDelete.map((s) => s.name)).toEqual(['a', 'c']);
+    expect(held.map((s) => s.name)).toEqual(['b', 'd']);
+  });
+
+  test('passes every set on when nothing is held', () => {
+    const sets = [set('a', 2), set('b', 1)];
+    expect(withoutHeldSets(sets, new Set())).toEqual({ toDelete: sets, held: [] });
+  });
+});
+
+describe('deleteBatchResult', () => {
+  test('counts deletions, held sets and skipped snapshots', () => {
+    const result = deleteBatchResult(3, {
+      setsDeleted: 4, snapshotsDeleted: 9, snapshotsSkipped: [{ snapshotId: 'snap-1', error: 'InvalidSnapshot.InUse: used by ami-1' }],
+    }, 2, 1234);
+    expect(result).toEqual({
+      batch: 3,
+      setsDeleted: 4,
+      snapshotsDeleted: 9,
+      setsHeld: 2,
+      snapshotsSkipped: 1,
+      skipped: [{ snapshotId: 'snap-1', error: 'InvalidSnapshot.InUse: used by ami-1' }],
+      durationMs: 1234,
+    });
+  });
+
+  test(`names at most ${MAX_REPORTED_FAILURES} skipped snapshots, each error cut to ${MAX_ERROR_CHARS} characters, and counts them all`, () => {
+    const skipped = Array.from({ length: 50 }, (_, i) => ({ snapshotId: `snap-${i}`, error: 'x'.repeat(1000) }));
+    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: skipped }, 0, 0);
+    expect(result.snapshotsSkipped).toBe(50);
+    expect(result.skipped).toHaveLength(MAX_REPORTED_FAILURES);
+    expect(result.skipped.map((s) => s.snapshotId)).toEqual(skipped.slice(0, MAX_REPORTED_FAILURES).map((s) => s.snapshotId));
+    expect(result.skipped.every((s) => s.error.length === MAX_ERROR_CHARS)).toBe(true);
+  });
+});
+
+describe('sumDeleteBatches', () => {
+  test('adds every count up and concatenates the skipped snapshots in batch order', () => {
+    const results: DeleteBatchResult[] = [
+      { batch: 0, setsDeleted: 5, snapshotsDeleted: 11, setsHeld: 0, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-a', error: 'e' }], durationMs: 10 },
+      { batch: 1, setsDeleted: 0, snapshotsDeleted: 0, setsHeld: 0, snapshotsSkipped: 40, skipped: [], durationMs: 0 },
+      { batch: 2, setsDeleted: 2, snapshotsDeleted: 4, setsHeld: 1, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-b', error: 'f' }], durationMs: 5 },
+    ];
+    expect(sumDeleteBatches(results)).toEqual({
+      batches: 3,
+      setsDeleted: 7,
+      snapshotsDeleted: 15,
+      setsHeld: 1,
+      snapshotsSkipped: 42,
+      skipped: [{ snapshotId: 'snap-a', error: 'e' }, { snapshotId: 'snap-b', error: 'f' }],
+    });
+  });
+
+  test('adds nothing up to zeros', () => {
+    expect(sumDeleteBatches([])).toEqual({ batches: 0, setsDeleted: 0, snapshotsDeleted: 0, setsHeld: 0, snapshotsSkipped: 0, skipped: [] });
   });
 });
 

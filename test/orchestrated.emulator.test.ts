@@ -1,20 +1,22 @@
-// The bundled orchestrated handler (assets/orchestrated/index.js, the code of the run function and of the
-// starter), in a container process of its own, against moto serving EC2, S3 and Step Functions with the real
-// SDK over HTTP: the phases a state machine execution calls one after the other (plan-batches, execute-batch,
-// report) and the schedule's start. EC2 goes through a recording proxy, so a test can count the
+// The bundled orchestrated handler (assets/orchestrated/index.js, the code of the run and cleanup functions and
+// of the starter), in a container process of its own, against moto serving EC2, S3 and Step Functions with the
+// real SDK over HTTP: the phases a state machine execution calls one after the other (plan-batches,
+// execute-batch, report; plan-deletions, delete-batch, report-cleanup) and the schedules' start. EC2 goes through a recording proxy, so a test can count the
 // CreateSnapshots requests; S3 is addressed by the host name `localhost`, so the handler must use path-style
 // requests (the SDK picks path style by itself only for an IP address). moto is reset and the fleet seeded
 // again before every test.
 import {
-  AttachVolumeCommand, CreateVolumeCommand, DescribeSnapshotsCommand, EC2Client, Snapshot, StopInstancesCommand,
+  AttachVolumeCommand, CreateSnapshotsCommand, CreateTagsCommand, CreateVolumeCommand, DescribeSnapshotsCommand, EC2Client, Snapshot,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { BatchResult } from '../lambda/batches';
+import type { BatchResult, DeleteBatchResult } from '../lambda/batches';
+import type { DoomedSet } from '../lambda/clean-up';
 import type { PlannedSnapshot } from '../lambda/model';
-import type { BatchRef, PlanSummary } from '../lambda/orchestrated';
+import type { BatchRef, CleanupPlanSummary, PlanSummary } from '../lambda/orchestrated';
 import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList, tagRecord } from './support/emulator-ec2';
 import { AssetName, LambdaContainer, LogLine, startContainer } from './support/lambda-container';
 import { MotoServer, startMoto } from './support/moto-server';
@@ -397,6 +399,205 @@ describe('report', () => {
   });
 });
 
+describe('clean-up phases', () => {
+  const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
+  const CLEANUP_SLOT = '2026-01-05T04:00:00Z';
+  // Keep the last 2 sets per instance; batches of at most 3 snapshots.
+  const CLEANUP_ENV = { RETENTION: JSON.stringify({ last: 2 }), BATCH_SIZE: '3' };
+  let twoVolumes: string;
+  let foreign: string;
+
+  /** One set per tagged instance and slot, made straight in moto with the tags a run gives them. */
+  async function makeHistory(): Promise<void> {
+    for (const slot of SLOTS) {
+      for (const instanceId of fleet.tagged) {
+        await ec2.send(new CreateSnapshotsCommand({
+          InstanceSpecification: { InstanceId: instanceId },
+          TagSpecifications: [{
+            ResourceType: 'snapshot',
+            Tags: tagList({ 'snapshot-policy:id': POLICY_ID, 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot }),
+          }],
+        }));
+      }
+    }
+  }
+
+  /** The snapshot ids of one instance's set, as moto holds them. */
+  async function setIds(instanceId: string, slot: string): Promise<string[]> {
+    return sorted(((await policySets()).get(instanceId)?.get(slot) ?? []).map((s) => s.SnapshotId!));
+  }
+
+  beforeEach(async () => {
+    twoVolumes = fleet.tagged[0];
+    const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 10 }));
+    await ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: twoVolumes, Device: '/dev/sdf' }));
+    await makeHistory();
+    const other = await ec2.send(new CreateSnapshotsCommand({
+      InstanceSpecification: { InstanceId: fleet.tagged[1] },
+      TagSpecifications: [{
+        ResourceType: 'snapshot',
+        Tags: tagList({ 'snapshot-policy:id': 'SomeOtherPolicy', 'snapshot-policy:instance-id': fleet.tagged[1], 'snapshot-policy:slot': SLOTS[0] }),
+      }],
+    }));
+    foreign = other.Snapshots![0].SnapshotId!;
+    proxy.clear();
+  });
+
+  const deleteEvent = (ref: BatchRef) => ({ phase: 'delete-batch', slot: CLEANUP_SLOT, index: ref.index, key: ref.key });
+
+  test('plan-deletions writes the expired sets, whole, in batches of at most BATCH_SIZE snapshots, and deletes nothing', async () => {
+    const before = await policySnapshotIds();
+    expect(before).toHaveLength(4 * 6); // 4 slots: 4 instances with one volume, 1 with two
+
+    const { result, logs } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, CLEANUP_ENV);
+
+    // Two expired sets per instance; the two-volume instance's sets hold 2 snapshots each.
+    const batchSizes = result.batches.map((b) => b.size);
+    expect(result).toEqual({
+      slot: CLEANUP_SLOT,
+      setsKept: 10,
+      setsToDelete: 10,
+      snapshotsToDelete: 12,
+      unrecognized: 0,
+      unrecognizedIds: [],
+      batches: batchSizes.map((size, index) => ({ index, key: `cleanups/MyStack%2FNightly/${CLEANUP_SLOT}/batch-0000${index}.json`, size })),
+    });
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(batchSizes.every((n) => n <= 3)).toBe(true);
+    const written: DoomedSet[] = [];
+    for (const ref of result.batches) {
+      const sets = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: ref.key }))).Body!.transformToString()) as DoomedSet[];
+      expect(sets.reduce((n, set) => n + set.snapshotIds.length, 0)).toBe(ref.size);
+      written.push(...sets);
+    }
+    // Exactly the two oldest sets of every instance, each with all of its snapshots.
+    const expected: DoomedSet[] = [];
+    for (const instanceId of fleet.tagged) {
+      for (const slot of SLOTS.slice(0, 2)) expected.push({ instanceId, slot, snapshotIds: await setIds(instanceId, slot) });
+    }
+    const byKey = (a: DoomedSet, b: DoomedSet) => `${a.instanceId}${a.slot}`.localeCompare(`${b.instanceId}${b.slot}`);
+    expect([...written].sort(byKey)).toEqual(expected.sort(byKey));
+    expect(written.find((set) => set.instanceId === twoVolumes)!.snapshotIds).toHaveLength(2);
+    expect(await policySnapshotIds()).toEqual(before);
+    expect(proxy.requests('DeleteSnapshot')).toEqual([]);
+    expect(logs.filter((l) => l.event === 'cleanup-planned')).toEqual([{
+      level: 'INFO',
+      event: 'cleanup-planned',
+      slot: CLEANUP_SLOT,
+      setsKept: 10,
+      setsToDelete: 10,
+      snapshotsToDelete: 12,
+      unrecognized: 0,
+      batches: result.batches.length,
+    }]);
+  });
+
+  test('delete-batch deletes exactly its sets, batch by batch, and report-cleanup adds the batches up', async () => {
+    const { result: plan } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, CLEANUP_ENV);
+    const results: DeleteBatchResult[] = [];
+    for (const ref of asJson(plan).batches) {
+      const sets = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: ref.key }))).Body!.transformToString()) as DoomedSet[];
+      const ids = sorted(sets.flatMap((set) => set.snapshotIds));
+      const before = await policySnapshotIds();
+      proxy.clear();
+
+      const { result } = await invokeOnce<DeleteBatchResult>(deleteEvent(ref), CLEANUP_ENV);
+
+      expect(result).toEqual({
+        batch: ref.index,
+        setsDeleted: sets.length,
+        snapshotsDeleted: ref.size,
+        setsHeld: 0,
+        snapshotsSkipped: 0,
+        skipped: [],
+        durationMs: expect.any(Number),
+      });
+      expect(sorted(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(ids);
+      expect(await policySnapshotIds()).toEqual(before.filter((id) => !ids.includes(id)));
+      results.push(result);
+    }
+    const remaining = await slotsByInstance();
+    expect(remaining).toEqual(Object.fromEntries(fleet.tagged.map((id) => [id, SLOTS.slice(2)])));
+    const other = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [foreign] }));
+    expect(other.Snapshots).toHaveLength(1);
+
+    proxy.clear();
+    const { result: report, logs } = await invokeOnce({ phase: 'report-cleanup', slot: CLEANUP_SLOT, plan: asJson(plan), results: asJson(results) }, CLEANUP_ENV);
+
+    const totals = { setsDeleted: 10, snapshotsDeleted: 12, setsHeld: 0, snapshotsSkipped: 0 };
+    expect(report).toEqual({
+      policyId: POLICY_ID,
+      slot: CLEANUP_SLOT,
+      dryRun: false,
+      setsKept: 10,
+      setsToDelete: 10,
+      unrecognized: 0,
+      batches: plan.batches.length,
+      ...totals,
+      skipped: [],
+    });
+    const emf = emfLines(logs);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ PolicyId: POLICY_ID, SetsDeleted: 10, SnapshotsDeleted: 12, DeletesSkipped: 0 });
+    expect(proxy.records).toEqual([]);
+  });
+
+  test('a set put on hold after the plan is left whole and counted as held; the rest of its batch is deleted', async () => {
+    const { result: plan } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, CLEANUP_ENV);
+    const ref = plan.batches.find((b) => b.size === 3)!;
+    const sets = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: ref.key }))).Body!.transformToString()) as DoomedSet[];
+    const [heldSet, ...others] = sets;
+    // Someone puts a legal hold on one snapshot of the set after the plan was written.
+    await ec2.send(new CreateTagsCommand({ Resources: [heldSet.snapshotIds[heldSet.snapshotIds.length - 1]], Tags: [{ Key: 'snapshot-policy:hold', Value: 'case-42' }] }));
+    proxy.clear();
+
+    const { result, logs } = await invokeOnce<DeleteBatchResult>(deleteEvent(ref), CLEANUP_ENV);
+
+    const deletedIds = others.flatMap((set) => set.snapshotIds);
+    expect(result).toEqual({
+      batch: ref.index,
+      setsDeleted: others.length,
+      snapshotsDeleted: deletedIds.length,
+      setsHeld: 1,
+      snapshotsSkipped: 0,
+      skipped: [],
+      durationMs: expect.any(Number),
+    });
+    expect(await setIds(heldSet.instanceId, heldSet.slot)).toEqual([...heldSet.snapshotIds].sort());
+    expect(sorted(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(sorted(deletedIds));
+    expect(logs.filter((l) => l.event === 'set-held-since-plan')).toEqual([{
+      level: 'WARN', event: 'set-held-since-plan', slot: CLEANUP_SLOT, instanceId: heldSet.instanceId, setSlot: heldSet.slot, snapshotIds: heldSet.snapshotIds,
+    }]);
+  });
+
+  test('deleting the same batch again counts its snapshots, already gone, as deleted and skips nothing', async () => {
+    const { result: plan } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, CLEANUP_ENV);
+    const ref = plan.batches[0];
+    const first = await invokeOnce<DeleteBatchResult>(deleteEvent(ref), CLEANUP_ENV);
+    const after = await policySnapshotIds();
+    proxy.clear();
+
+    // A retry of the batch, in a new container (as Step Functions' Retry would invoke it).
+    const { result } = await invokeOnce<DeleteBatchResult>(deleteEvent(ref), CLEANUP_ENV);
+
+    expect(result).toEqual({ ...first.result, durationMs: expect.any(Number) });
+    expect(result.snapshotsSkipped).toBe(0);
+    expect(proxy.requests('DeleteSnapshot').map((r) => r.status)).toEqual(Array(ref.size).fill(400));
+    expect(await policySnapshotIds()).toEqual(after);
+  });
+
+  test('plans nothing to delete when every set is kept, and the report says so', async () => {
+    const { result: plan } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, { RETENTION: JSON.stringify({ last: 4 }) });
+
+    expect(plan).toEqual({
+      slot: CLEANUP_SLOT, setsKept: 20, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: [],
+    });
+    expect(await bucketKeys()).toEqual([]);
+    const { result } = await invokeOnce({ phase: 'report-cleanup', slot: CLEANUP_SLOT, plan: asJson(plan), results: [] });
+    expect(result).toMatchObject({ setsKept: 20, setsToDelete: 0, batches: 0, setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: 0 });
+  });
+});
+
 describe('start', () => {
   const MACHINE = 'snapshot-run';
   const MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${MACHINE}`;
@@ -416,12 +617,12 @@ describe('start', () => {
   test('starts one execution named after the slot, with the slot as its input', async () => {
     const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
-    expect(result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    expect(result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: EXECUTION_ARN }));
     expect(execution).toMatchObject({ name: 'slot-2026-01-01T03-00-00Z', stateMachineArn: MACHINE_ARN, input: JSON.stringify({ slot: SLOT }) });
     expect((await executions()).map((e) => e.name)).toEqual(['slot-2026-01-01T03-00-00Z']);
     expect(logs.filter((l) => l.event === 'run-started')).toEqual([
-      { level: 'INFO', event: 'run-started', policyId: POLICY_ID, slot: SLOT, execution: EXECUTION_ARN },
+      { level: 'INFO', event: 'run-started', policyId: POLICY_ID, run: 'snapshots', slot: SLOT, execution: EXECUTION_ARN },
     ]);
   });
 
@@ -436,8 +637,8 @@ describe('start', () => {
     // Another spelling of the same scheduled time, from a new container.
     const respelled = await invokeOnce({ phase: 'start', slot: '2026-01-01T04:00:00+01:00' }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
-    expect(again.result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
-    expect(respelled.result).toEqual({ slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    expect(again.result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
+    expect(respelled.result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
     const listed = await executions();
     expect(listed.map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'RUNNING']]);
   });
@@ -448,9 +649,9 @@ describe('start', () => {
 
     const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
-    expect(result).toEqual({ slot: SLOT, started: false });
+    expect(result).toEqual({ run: 'snapshots', slot: SLOT, started: false });
     expect(logs.filter((l) => l.event.startsWith('run-'))).toEqual([
-      { level: 'WARN', event: 'run-already-started', policyId: POLICY_ID, slot: SLOT, execution: 'slot-2026-01-01T03-00-00Z' },
+      { level: 'WARN', event: 'run-already-started', policyId: POLICY_ID, run: 'snapshots', slot: SLOT, execution: 'slot-2026-01-01T03-00-00Z' },
     ]);
     expect((await executions()).map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'ABORTED']]);
   });
@@ -462,7 +663,7 @@ describe('start', () => {
     const { result } = await starter.invoke({ phase: 'start', slot: '2026-01-02T03:00:00Z' });
 
     expect(result).toEqual({
-      slot: '2026-01-02T03:00:00Z', executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${MACHINE}:slot-2026-01-02T03-00-00Z`, started: true,
+      run: 'snapshots', slot: '2026-01-02T03:00:00Z', executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${MACHINE}:slot-2026-01-02T03-00-00Z`, started: true,
     });
     expect(sorted((await executions()).map((e) => e.name!))).toEqual(['slot-2026-01-01T03-00-00Z', 'slot-2026-01-02T03-00-00Z']);
   });
@@ -471,6 +672,40 @@ describe('start', () => {
     const missing = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:no-such-machine`;
     await expect(invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: missing }))
       .rejects.toThrow(/^orchestrated handler threw StateMachineDoesNotExist: /);
+    expect(await executions()).toEqual([]);
+  });
+
+  test('with run cleanup starts the clean-up\'s state machine, once per slot, beside the run of the same slot', async () => {
+    const cleanupMachine = 'snapshot-cleanup';
+    const cleanupArn = (await sfn.send(new CreateStateMachineCommand({
+      name: cleanupMachine,
+      definition: JSON.stringify({ StartAt: 'Clean', States: { Clean: { Type: 'Pass', End: true } } }),
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/${cleanupMachine}`,
+    }))).stateMachineArn!;
+    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN, CLEANUP_STATE_MACHINE_ARN: cleanupArn });
+
+    await starter.invoke({ phase: 'start', run: 'snapshots', slot: SLOT });
+    const { result, logs } = await starter.invoke({ phase: 'start', run: 'cleanup', slot: SLOT });
+    await sfn.send(new StopExecutionCommand({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${cleanupMachine}:slot-2026-01-01T03-00-00Z` }));
+    const again = await starter.invoke({ phase: 'start', run: 'cleanup', slot: SLOT });
+
+    const cleanupExecution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${cleanupMachine}:slot-2026-01-01T03-00-00Z`;
+    expect(result).toEqual({ run: 'cleanup', slot: SLOT, executionArn: cleanupExecution, started: true });
+    expect(logs.filter((l) => l.event === 'run-started')).toEqual([
+      { level: 'INFO', event: 'run-started', policyId: POLICY_ID, run: 'cleanup', slot: SLOT, execution: cleanupExecution },
+    ]);
+    expect(again.result).toEqual({ run: 'cleanup', slot: SLOT, started: false });
+    const cleanups = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: cleanupArn }))).executions ?? [];
+    expect(cleanups.map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'ABORTED']]);
+    expect((await executions()).map((e) => [e.name, e.status])).toEqual([['slot-2026-01-01T03-00-00Z', 'RUNNING']]);
+  });
+
+  test.each([
+    ['an unknown run', { phase: 'start', run: 'backup', slot: SLOT }, {}, 'event run must be snapshots or cleanup, got "backup"'],
+    ['a clean-up without its state machine', { phase: 'start', run: 'cleanup', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN },
+      'environment variable CLEANUP_STATE_MACHINE_ARN is required'],
+  ])('refuses %s and starts nothing', async (_name, event, env, message) => {
+    await expect(invokeOnce(event, env)).rejects.toThrow(message);
     expect(await executions()).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
-// Construct tests of SnapshotPolicy with `orchestration: Orchestration.STEP_FUNCTIONS`: the state machine's
-// Amazon States Language (read back from the template and checked with asl-validator), the starter the
-// schedule targets, the plan bucket, the batch size, the IAM of every role, and the alarm. With the default
-// (LAMBDA) none of these resources exist.
+// Construct tests of SnapshotPolicy with `orchestration: Orchestration.STEP_FUNCTIONS`: the Amazon States
+// Language of the run's and the clean-up's state machines (read back from the template and checked with
+// asl-validator), the starter the schedules target, the plan bucket, the batch size, the IAM of every role,
+// and the alarm. With the default (LAMBDA) none of these resources exist.
 import { createRequire } from 'module';
 import * as path from 'path';
 import {
@@ -10,15 +10,16 @@ import {
 } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
-import { batchResult } from '../lambda/batches';
+import { batchResult, deleteBatchResult } from '../lambda/batches';
 import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
 import { allows, allStatements, asList } from './support/iam-statements';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const INSTANCE_TAGS = { backup: 'nightly' };
 const RUN_FN_DESCRIPTION = 'Plans and sends the batches of the snapshot policy\'s orchestrated runs';
-const STARTER_FN_DESCRIPTION = 'Starts the run of one slot of the snapshot policy, once';
-const CLEANUP_FN_DESCRIPTION = 'Deletes the snapshot sets that the snapshot policy no longer keeps';
+const STARTER_FN_DESCRIPTION = 'Starts the run or clean-up of one slot of the snapshot policy, once';
+const CLEANUP_FN_DESCRIPTION = 'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups';
+const SINGLE_CLEANUP_FN_DESCRIPTION = 'Deletes the snapshot sets that the snapshot policy no longer keeps';
 const LAMBDA_ERRORS = [
   'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException', 'Lambda.Unknown',
@@ -97,13 +98,13 @@ function functionArnOf(logicalId: string): string {
 }
 
 /**
- * The state machine's definition as JSON: the DefinitionString's Fn::Join with every function ARN replaced
+ * A state machine's definition as JSON: the DefinitionString's Fn::Join with every function ARN replaced
  * by functionArnOf(logical id). Any other token fails the test, so a new reference is noticed here.
  */
-function definitionOf(template: Template): any {
-  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
-  expect(machines).toHaveLength(1);
-  const definition = machines[0].Properties.DefinitionString;
+function definitionOf(template: Template, stack: Stack, machine: Construct): any {
+  const machines = template.findResources('AWS::StepFunctions::StateMachine');
+  expect(Object.keys(machines)).toHaveLength(2);
+  const definition = machines[logicalIdOf(stack, machine)].Properties.DefinitionString;
   const [separator, parts] = definition['Fn::Join'] as [string, unknown[]];
   const text = parts.map((part) => {
     if (typeof part === 'string') return part;
@@ -128,7 +129,7 @@ describe('state machine definition', () => {
 
   beforeAll(() => {
     built = build();
-    definition = definitionOf(built.template);
+    definition = definitionOf(built.template, built.stack, built.policy.stateMachine!);
     runFnArn = functionArnOf(logicalIdOf(built.stack, built.policy.snapshotFunction));
   });
 
@@ -266,6 +267,116 @@ describe('state machine definition', () => {
   });
 });
 
+describe('clean-up state machine definition', () => {
+  let definition: any;
+  let cleanupFnArn: string;
+
+  beforeAll(() => {
+    const built = build();
+    definition = definitionOf(built.template, built.stack, built.policy.cleanupStateMachine!);
+    cleanupFnArn = functionArnOf(logicalIdOf(built.stack, built.policy.cleanupFunction));
+  });
+
+  test('plans the deletions, deletes the batches, then reports, within 12 hours', () => {
+    expect(definition.StartAt).toBe('PlanDeletions');
+    expect(Object.keys(definition.States)).toEqual(['PlanDeletions', 'DeleteBatches', 'ReportCleanup']);
+    expect(definition.States.PlanDeletions.Next).toBe('DeleteBatches');
+    expect(definition.States.DeleteBatches.Next).toBe('ReportCleanup');
+    expect(definition.States.ReportCleanup.End).toBe(true);
+    expect(definition.TimeoutSeconds).toBe(43_200);
+    expect(definition.Comment).toBe('One retention clean-up of a snapshot policy, in batches');
+  });
+
+  test('plans in the cleanup function with the slot, keeps the plan at $.plan and retries with full jitter', () => {
+    expect(definition.States.PlanDeletions).toEqual({
+      Type: 'Task',
+      Comment: 'List the policy\'s snapshots once, decide every set, write the expired sets to S3 in batches',
+      Resource: cleanupFnArn,
+      Parameters: { 'phase': 'plan-deletions', 'slot.$': '$.slot' },
+      ResultPath: '$.plan',
+      Next: 'DeleteBatches',
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+    });
+  });
+
+  test('maps over $.plan.batches one batch at a time, so deletions never oversubscribe the account\'s bucket', () => {
+    const { ItemProcessor, ...map } = definition.States.DeleteBatches;
+    expect(map).toEqual({
+      Type: 'Map',
+      Comment: 'Batches one at a time: each uses the account-wide DeleteSnapshot rate on its own',
+      MaxConcurrency: 1,
+      ItemsPath: '$.plan.batches',
+      ItemSelector: {
+        'slot.$': '$.slot',
+        'index.$': '$$.Map.Item.Value.index',
+        'key.$': '$$.Map.Item.Value.key',
+        'size.$': '$$.Map.Item.Value.size',
+      },
+      ResultPath: '$.results',
+      Next: 'ReportCleanup',
+    });
+    expect(ItemProcessor.StartAt).toBe('DeleteBatch');
+    expect(Object.keys(ItemProcessor.States)).toEqual(['DeleteBatch', 'DeleteBatchNotRun']);
+  });
+
+  test('retries a deletion batch like a snapshot batch and catches the rest into DeleteBatchNotRun', () => {
+    expect(definition.States.DeleteBatches.ItemProcessor.States.DeleteBatch).toEqual({
+      Type: 'Task',
+      Comment: 'Delete one batch of expired sets under the rate limit, leaving sets put on hold since the plan',
+      Resource: cleanupFnArn,
+      Parameters: { 'phase': 'delete-batch', 'slot.$': '$.slot', 'index.$': '$.index', 'key.$': '$.key' },
+      Retry: [
+        { ErrorEquals: LAMBDA_ERRORS, IntervalSeconds: 5, MaxAttempts: 4, BackoffRate: 2, JitterStrategy: 'FULL' },
+        { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 30, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' },
+      ],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'DeleteBatchNotRun' }],
+      End: true,
+    });
+  });
+
+  test('reports a deletion batch that could not run with all its snapshots skipped, carrying every field of a result', () => {
+    const notRun = definition.States.DeleteBatches.ItemProcessor.States.DeleteBatchNotRun;
+    expect(notRun).toEqual({
+      Type: 'Pass',
+      Parameters: {
+        'batch.$': '$.index',
+        'setsDeleted': 0,
+        'snapshotsDeleted': 0,
+        'setsHeld': 0,
+        'snapshotsSkipped.$': '$.size',
+        'skipped': [],
+        'durationMs': 0,
+        'error.$': '$.error.Error',
+      },
+      End: true,
+    });
+    const fields = Object.keys(notRun.Parameters).map((k) => k.replace(/\.\$$/, ''));
+    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: [] }, 0, 0);
+    expect(fields.sort()).toEqual([...Object.keys(result), 'error'].sort());
+  });
+
+  test('reports in the cleanup function with the slot, the plan and every batch result', () => {
+    expect(definition.States.ReportCleanup).toEqual({
+      Type: 'Task',
+      Comment: 'Add the deletion results up and publish the metrics',
+      Resource: cleanupFnArn,
+      Parameters: { 'phase': 'report-cleanup', 'slot.$': '$.slot', 'plan.$': '$.plan', 'results.$': '$.results' },
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+      End: true,
+    });
+  });
+
+  test('is valid Amazon States Language for asl-validator', () => {
+    const result = validate(definition);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+});
+
 describe('state machine resource', () => {
   test('logs every event without execution data to its own log group and traces with X-Ray', () => {
     const { stack, policy, template } = build();
@@ -279,20 +390,37 @@ describe('state machine resource', () => {
     });
   });
 
+  test('the clean-up\'s state machine logs the same way to a log group of its own', () => {
+    const { stack, policy, template } = build();
+    const resources = template.toJSON().Resources;
+    const { LoggingConfiguration, TracingConfiguration } = resources[logicalIdOf(stack, policy.cleanupStateMachine!)].Properties;
+    expect({ LoggingConfiguration, TracingConfiguration }).toEqual({
+      LoggingConfiguration: {
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'CleanupStateMachineLogs').logGroupArn) } }],
+        IncludeExecutionData: false,
+        Level: 'ALL',
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
   test('keeps its logs 90 days by default and as long as logRetention says', () => {
     for (const [props, days] of [[{}, 90], [{ logRetention: logs.RetentionDays.ONE_YEAR }, 365]] as const) {
       const { stack, policy, template } = build(props);
-      expect(template.toJSON().Resources[logicalIdOf(stack, child(policy, 'StateMachineLogs'))].Properties)
-        .toEqual({ RetentionInDays: days });
+      for (const id of ['StateMachineLogs', 'CleanupStateMachineLogs']) {
+        expect(template.toJSON().Resources[logicalIdOf(stack, child(policy, id))].Properties).toEqual({ RetentionInDays: days });
+      }
       template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: days });
     }
   });
 
-  test('is exposed as policy.stateMachine', () => {
+  test('are exposed as policy.stateMachine and policy.cleanupStateMachine', () => {
     const { stack, policy, template } = build();
-    const id = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
-    expect(id).toHaveLength(1);
-    expect(stack.resolve(policy.stateMachine!.stateMachineArn)).toEqual({ Ref: id[0] });
+    const ids = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(ids).toHaveLength(2);
+    const run = stack.resolve(policy.stateMachine!.stateMachineArn);
+    const cleanup = stack.resolve(policy.cleanupStateMachine!.stateMachineArn);
+    expect([run, cleanup].sort((a, b) => a.Ref.localeCompare(b.Ref))).toEqual(ids.sort().map((id) => ({ Ref: id })));
   });
 });
 
@@ -306,46 +434,58 @@ describe('schedule and functions', () => {
       Target: { Arn: target, Input: input },
     });
     expect(target.asObject()).toEqual({ 'Fn::GetAtt': [onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }), 'Arn'] });
-    expect(JSON.parse(input.asString())).toEqual({ phase: 'start', slot: '<aws.scheduler.scheduled-time>' });
+    expect(JSON.parse(input.asString())).toEqual({ phase: 'start', run: 'snapshots', slot: '<aws.scheduler.scheduled-time>' });
   });
 
-  test('no schedule targets the run function: only the state machine invokes it', () => {
+  test('the clean-up schedule invokes the starter with run cleanup and the scheduled time as the slot', () => {
     const { template } = build();
-    const runFn = onlyResource(template, 'AWS::Lambda::Function', { Description: RUN_FN_DESCRIPTION });
+    const input = new Capture();
+    const target = new Capture();
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Description: 'Retention clean-up of MyStack/Nightly',
+      Target: { Arn: target, Input: input },
+    });
+    expect(target.asObject()).toEqual({ 'Fn::GetAtt': [onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }), 'Arn'] });
+    expect(JSON.parse(input.asString())).toEqual({ phase: 'start', run: 'cleanup', slot: '<aws.scheduler.scheduled-time>' });
+  });
+
+  test('both schedules target the starter: only the state machines invoke the run and cleanup functions', () => {
+    const { template } = build();
     const targets = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((s) => s.Properties.Target.Arn['Fn::GetAtt'][0]);
-    expect(targets.sort()).toEqual([
-      onlyResource(template, 'AWS::Lambda::Function', { Description: CLEANUP_FN_DESCRIPTION }),
-      onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }),
-    ].sort());
-    expect(targets).not.toContain(runFn);
+    const starter = onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION });
+    expect(targets).toEqual([starter, starter]);
   });
 
-  test('the run function and the starter run the orchestrated bundle, the cleaner its own', () => {
+  test('the run function, the cleanup function and the starter all run the orchestrated bundle', () => {
     const { template } = build();
-    const hashOf = (bundle: string) =>
-      new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', 'assets', bundle) }).assetHash;
-    for (const [description, bundle] of [
-      [RUN_FN_DESCRIPTION, 'orchestrated'], [STARTER_FN_DESCRIPTION, 'orchestrated'], [CLEANUP_FN_DESCRIPTION, 'clean-up'],
-    ]) {
-      template.hasResourceProperties('AWS::Lambda::Function', { Description: description, Code: { S3Key: `${hashOf(bundle)}.zip` } });
+    const hash = new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', 'assets', 'orchestrated') }).assetHash;
+    for (const description of [RUN_FN_DESCRIPTION, STARTER_FN_DESCRIPTION, CLEANUP_FN_DESCRIPTION]) {
+      template.hasResourceProperties('AWS::Lambda::Function', { Description: description, Code: { S3Key: `${hash}.zip` } });
     }
     template.resourceCountIs('AWS::Lambda::Function', 3);
   });
 
-  test('the run function gets the policy environment plus PLAN_BUCKET and BATCH_SIZE, the starter plus STATE_MACHINE_ARN', () => {
+  test('the run and cleanup functions get the policy environment plus PLAN_BUCKET and BATCH_SIZE, the starter both state machines', () => {
     const { stack, policy, template } = build();
     const envOf = (description: string) =>
       Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: description } }))[0].Properties.Environment.Variables;
-    const policyEnv = envOf(CLEANUP_FN_DESCRIPTION);
+    const single = newStack('LambdaStack');
+    new SnapshotPolicy(single, 'Nightly', { instanceTags: INSTANCE_TAGS, policyName: 'MyStack/Nightly' });
+    const policyEnv = Object.values(Template.fromStack(single).findResources('AWS::Lambda::Function', {
+      Properties: { Description: SINGLE_CLEANUP_FN_DESCRIPTION },
+    }))[0].Properties.Environment.Variables;
     expect(Object.keys(policyEnv)).toHaveLength(14);
-    expect(envOf(RUN_FN_DESCRIPTION)).toEqual({
-      ...policyEnv,
-      PLAN_BUCKET: stack.resolve(policy.planBucket!.bucketName),
-      BATCH_SIZE: '2175',
-    });
+    for (const description of [RUN_FN_DESCRIPTION, CLEANUP_FN_DESCRIPTION]) {
+      expect(envOf(description)).toEqual({
+        ...policyEnv,
+        PLAN_BUCKET: stack.resolve(policy.planBucket!.bucketName),
+        BATCH_SIZE: '2175',
+      });
+    }
     expect(envOf(STARTER_FN_DESCRIPTION)).toEqual({
       ...policyEnv,
       STATE_MACHINE_ARN: stack.resolve(policy.stateMachine!.stateMachineArn),
+      CLEANUP_STATE_MACHINE_ARN: stack.resolve(policy.cleanupStateMachine!.stateMachineArn),
     });
   });
 
@@ -357,11 +497,13 @@ describe('schedule and functions', () => {
     ['1 minute', '75', Duration.minutes(1), 60],
   ])('a timeout of %s gives BATCH_SIZE floor(5 * (seconds - 30) / 2) = %s', (_name, batchSize, timeout, seconds) => {
     const { template } = build(timeout ? { timeout } : {});
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: RUN_FN_DESCRIPTION,
-      Timeout: seconds,
-      Environment: { Variables: Match.objectLike({ BATCH_SIZE: batchSize }) },
-    });
+    for (const description of [RUN_FN_DESCRIPTION, CLEANUP_FN_DESCRIPTION]) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: description,
+        Timeout: seconds,
+        Environment: { Variables: Match.objectLike({ BATCH_SIZE: batchSize }) },
+      });
+    }
     expect(Number(batchSize)).toBe(Math.floor((5 * (seconds - 30)) / 2));
   });
 
@@ -452,10 +594,33 @@ describe('roles', () => {
     ]);
   });
 
-  test('the starter may only start executions of this state machine, and log', () => {
+  test('the cleanup function may do what the single-invocation cleaner may in EC2, and read and write plan objects under cleanups/ only', () => {
+    const { stack, policy, template } = build({ policyName: 'db-nightly' });
+    const statements = statementsOfRole(template, roleIdOf(template, CLEANUP_FN_DESCRIPTION));
+    const ec2Statements = statements.filter((s) => asList(s.Action).every((a) => a.startsWith('ec2:')));
+    const lambdaStack = newStack('LambdaStack');
+    const single = new SnapshotPolicy(lambdaStack, 'Nightly', { instanceTags: INSTANCE_TAGS, policyName: 'db-nightly' });
+    const singleEc2 = statementsOfRole(Template.fromStack(lambdaStack), logicalIdOf(lambdaStack, single.cleanupFunction.role!))
+      .filter((s) => asList(s.Action).every((a) => a.startsWith('ec2:')));
+    expect(ec2Statements).toEqual(singleEc2);
+    expect(ec2Statements.map((s) => s.Sid)).toEqual(['DescribePolicySnapshots', 'DeletePolicySnapshotsOnly']);
+    const bucketArn = stack.resolve(policy.planBucket!.bucketArn);
+    expect(statements.filter((s) => !ec2Statements.includes(s))).toEqual([
+      { Sid: 'ReadWriteCleanupPlans', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [bucketArn, '/cleanups/*']] } },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'CleanupFunctionLogs').logGroupArn),
+      },
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
+    ]);
+  });
+
+  test('the starter may only start executions of the two state machines, and log', () => {
     const { stack, policy, template } = build();
     expect(statementsOfRole(template, roleIdOf(template, STARTER_FN_DESCRIPTION))).toEqual([
       { Effect: 'Allow', Action: 'states:StartExecution', Resource: stack.resolve(policy.stateMachine!.stateMachineArn) },
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: stack.resolve(policy.cleanupStateMachine!.stateMachineArn) },
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -465,9 +630,12 @@ describe('roles', () => {
     ]);
   });
 
-  test('the state machine may invoke only the run function, and deliver its logs and traces', () => {
+  test.each([
+    ['run', 'stateMachine', 'snapshotFunction'],
+    ['clean-up', 'cleanupStateMachine', 'cleanupFunction'],
+  ] as const)('the %s state machine may invoke only its own function, and deliver its logs and traces', (_name, machineProp, fnProp) => {
     const { stack, policy, template } = build();
-    const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const stateMachine = template.toJSON().Resources[logicalIdOf(stack, policy[machineProp]!)];
     const roleId = stateMachine.Properties.RoleArn['Fn::GetAtt'][0];
     expect(template.toJSON().Resources[roleId].Properties).toEqual({
       AssumeRolePolicyDocument: {
@@ -475,9 +643,9 @@ describe('roles', () => {
         Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' } }],
       },
     });
-    const runFnArn = stack.resolve(policy.snapshotFunction.functionArn);
+    const fnArn = stack.resolve(policy[fnProp].functionArn);
     expect(statementsOfRole(template, roleId)).toEqual([
-      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [runFnArn, { 'Fn::Join': ['', [runFnArn, ':*']] }] },
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [fnArn, { 'Fn::Join': ['', [fnArn, ':*']] }] },
       {
         Effect: 'Allow',
         Action: [
@@ -494,7 +662,7 @@ describe('roles', () => {
     ]);
   });
 
-  test('the schedules may invoke only the starter and the cleaner', () => {
+  test('the schedules may invoke only the starter', () => {
     const { stack, policy, template } = build();
     const roleId = logicalIdOf(stack, child(policy, 'SchedulerRole'));
     const invokable = statementsOfRole(template, roleId)
@@ -502,18 +670,15 @@ describe('roles', () => {
       .flatMap((s) => asList(s.Resource))
       .filter((r: any) => r['Fn::GetAtt'])
       .map((r: any) => r['Fn::GetAtt'][0]);
-    expect(invokable.sort()).toEqual([
-      onlyResource(template, 'AWS::Lambda::Function', { Description: CLEANUP_FN_DESCRIPTION }),
-      onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION }),
-    ].sort());
+    expect([...new Set(invokable)]).toEqual([onlyResource(template, 'AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION })]);
   });
 
-  test('there are exactly five roles, each with one policy of its own and no managed policy', () => {
+  test('there are exactly six roles, each with one policy of its own and no managed policy', () => {
     const { template } = build();
     const roles = Object.keys(template.findResources('AWS::IAM::Role'));
-    expect(roles).toHaveLength(5);
+    expect(roles).toHaveLength(6);
     for (const roleId of roles) statementsOfRole(template, roleId);
-    template.resourceCountIs('AWS::IAM::Policy', 5);
+    template.resourceCountIs('AWS::IAM::Policy', 6);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
     template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent(), Policies: Match.absent() });
   });
@@ -546,20 +711,26 @@ describe('roles', () => {
 });
 
 describe('failure alarm', () => {
-  test('adds the state machine\'s failed and timed-out executions to the sum', () => {
+  test('adds the state machines\' failed and timed-out executions to the sum', () => {
     const { stack, policy, template } = build();
     const metrics = new Capture();
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: metrics });
     const byId = Object.fromEntries((metrics.asArray() as any[]).map((m) => [m.Id, m]));
     expect(byId.expr_1.Expression).toBe(
       'FILL(failed, 0) + FILL(notReached, 0) + FILL(snapshotErrors, 0) + FILL(cleanupErrors, 0) + FILL(dlq, 0) + ' +
-      'FILL(starterErrors, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0)');
+      'FILL(starterErrors, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0) + FILL(cleanupsFailed, 0) + FILL(cleanupsTimedOut, 0)');
+    // CloudWatch allows at most 10 metrics in one math expression.
+    expect(Object.keys(byId).filter((id) => id !== 'expr_1')).toHaveLength(10);
     const starter = policy.node.findChild('StarterFunction') as any;
     expect(byId.starterErrors.MetricStat.Metric).toEqual({
       Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(starter.functionName) }],
     });
-    const stateMachineArn = stack.resolve(policy.stateMachine!.stateMachineArn);
-    for (const [id, metricName] of [['runsFailed', 'ExecutionsFailed'], ['runsTimedOut', 'ExecutionsTimedOut']]) {
+    const runArn = stack.resolve(policy.stateMachine!.stateMachineArn);
+    const cleanupArn = stack.resolve(policy.cleanupStateMachine!.stateMachineArn);
+    for (const [id, metricName, stateMachineArn] of [
+      ['runsFailed', 'ExecutionsFailed', runArn], ['runsTimedOut', 'ExecutionsTimedOut', runArn],
+      ['cleanupsFailed', 'ExecutionsFailed', cleanupArn], ['cleanupsTimedOut', 'ExecutionsTimedOut', cleanupArn],
+    ]) {
       expect(byId[id]).toEqual({
         Id: id,
         MetricStat: {
@@ -586,9 +757,10 @@ describe('with the default orchestration (LAMBDA)', () => {
     template.resourceCountIs('AWS::Logs::LogGroup', 2);
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
       const names = Object.keys(fn.Properties.Environment.Variables);
-      expect(names.filter((n) => ['PLAN_BUCKET', 'BATCH_SIZE', 'STATE_MACHINE_ARN'].includes(n))).toEqual([]);
+      expect(names.filter((n) => ['PLAN_BUCKET', 'BATCH_SIZE', 'STATE_MACHINE_ARN', 'CLEANUP_STATE_MACHINE_ARN'].includes(n))).toEqual([]);
     }
     expect(policy.stateMachine).toBeUndefined();
+    expect(policy.cleanupStateMachine).toBeUndefined();
     expect(policy.planBucket).toBeUndefined();
     const json = JSON.stringify(template.toJSON());
     expect(json).not.toContain('states:');
@@ -613,17 +785,17 @@ describe('deployed resources', () => {
       counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     }
     expect(counts).toEqual({
-      'AWS::IAM::Role': 5, // run function, cleaner, starter, state machine, schedules
-      'AWS::IAM::Policy': 5,
+      'AWS::IAM::Role': 6, // run function, cleaner, starter, two state machines, schedules
+      'AWS::IAM::Policy': 6,
       'AWS::Lambda::Function': 3,
       'AWS::Lambda::EventInvokeConfig': 3,
-      'AWS::Logs::LogGroup': 4,
+      'AWS::Logs::LogGroup': 5,
       'AWS::Scheduler::Schedule': 2,
       'AWS::SQS::Queue': 1,
       'AWS::SQS::QueuePolicy': 1,
       'AWS::S3::Bucket': 1,
       'AWS::S3::BucketPolicy': 1,
-      'AWS::StepFunctions::StateMachine': 1,
+      'AWS::StepFunctions::StateMachine': 2,
       'AWS::CloudWatch::Alarm': 1,
     });
   });
