@@ -44,7 +44,8 @@ export interface SnapshotPolicyProps {
   readonly retention?: Retention;
 
   /**
-   * When the retention cleaner runs.
+   * When the retention cleaner runs. Clean-ups and runs draw on the same account-wide EC2 rate (5
+   * CreateSnapshots or DeleteSnapshot requests per second): for large fleets, pick a time when runs are over.
    * @default - the same expression as `schedule`
    */
   readonly cleanupSchedule?: scheduler.ScheduleExpression;
@@ -239,6 +240,12 @@ export class SnapshotPolicy extends Construct {
     let cleanupTarget: lambda.IFunction;
     let cleanupInput: scheduler.ScheduleTargetInput;
     if ((props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS) {
+      if (props.cleanupSchedule === undefined) {
+        Annotations.of(this).addWarningV2('cdk-snapshot-policy:cleanupScheduleShared',
+          'orchestration is STEP_FUNCTIONS and cleanupSchedule is not set: each clean-up starts with a run and shares ' +
+          'EC2\'s account-wide rate of 5 CreateSnapshots or DeleteSnapshot requests per second with it, so both take up to ' +
+          'twice as long and late batches may not reach every instance; set cleanupSchedule to a time when runs are over');
+      }
       const bucket = new s3.Bucket(this, 'PlanBucket', {
         encryption: s3.BucketEncryption.S3_MANAGED,
         enforceSSL: true,

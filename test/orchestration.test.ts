@@ -6,9 +6,9 @@ import { createRequire } from 'module';
 import * as path from 'path';
 import {
   App, CfnElement, Duration, Stack,
-  aws_logs as logs, aws_s3_assets as s3assets,
+  aws_logs as logs, aws_s3_assets as s3assets, aws_scheduler as scheduler,
 } from 'aws-cdk-lib';
-import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { batchResult, deleteBatchResult } from '../lambda/batches';
 import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
@@ -512,6 +512,22 @@ describe('schedule and functions', () => {
       const { template } = build(timeout ? { timeout } : {});
       template.hasResourceProperties('AWS::Lambda::Function', { Description: STARTER_FN_DESCRIPTION, Timeout: 60 });
     }
+  });
+});
+
+describe('clean-up schedule', () => {
+  test('warns at synth time when clean-ups would start with the runs and share their rate', () => {
+    const { stack } = build();
+    Annotations.fromStack(stack).hasWarning('/MyStack/Nightly', Match.stringLikeRegexp(
+      '^orchestration is STEP_FUNCTIONS and cleanupSchedule is not set: each clean-up starts with a run and shares EC2\'s account-wide rate'));
+  });
+
+  test('gives no warning when cleanupSchedule is set, nor with Orchestration.LAMBDA', () => {
+    const { stack } = build({ cleanupSchedule: scheduler.ScheduleExpression.cron({ hour: '12', minute: '0' }) });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+    const single = newStack('LambdaStack');
+    new SnapshotPolicy(single, 'Nightly', { instanceTags: INSTANCE_TAGS });
+    Annotations.fromStack(single).hasNoWarning('*', Match.anyValue());
   });
 });
 
