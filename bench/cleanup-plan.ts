@@ -58,7 +58,9 @@ for (const size of SIZES) {
   const heapAfter = process.memoryUsage().heapUsed;
   const objectBytes = batches.map((b) => Buffer.byteLength(JSON.stringify(b)));
   // What the state machine's state carries: one ref per batch (see CleanupPlanSummary).
-  const refs = batches.map((b, index) => ({ index, key: `cleanups/Prod%2FNightly/2026-11-23T03:00:00Z/batch-${String(index).padStart(5, '0')}.json`, size: b.length }));
+  const refs = batches.map((b, index) => ({
+    index, key: `cleanups/Prod%2FNightly/2026-11-23T03:00:00Z/batch-${String(index).padStart(5, '0')}.json`, size: b.length,
+  }));
   const stateBytes = Buffer.byteLength(JSON.stringify({ setsKept: 0, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: refs }));
   const deletes = doomed.reduce((n, s) => n + s.snapshotIds.length, 0);
   console.log(`${size} snapshots (${sets.length} sets of ${VOLUMES}, ${DAYS} daily slots per instance, keep ${JSON.stringify(RULES)}):`);
