@@ -61,7 +61,8 @@ for (const size of SIZES) {
   const refs = batches.map((b, index) => ({
     index, key: `cleanups/Prod%2FNightly/2026-11-23T03:00:00Z/batch-${String(index).padStart(5, '0')}.json`, size: b.length,
   }));
-  const stateBytes = Buffer.byteLength(JSON.stringify({ setsKept: 0, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: refs }));
+  const summary = { setsKept: 0, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: refs };
+  const stateBytes = Buffer.byteLength(JSON.stringify(summary));
   const deletes = doomed.reduce((n, s) => n + s.snapshotIds.length, 0);
   console.log(`${size} snapshots (${sets.length} sets of ${VOLUMES}, ${DAYS} daily slots per instance, keep ${JSON.stringify(RULES)}):`);
   console.log(`  group ${(t1 - t0).toFixed(0)} ms, decide ${(t2 - t1).toFixed(0)} ms, cut ${(t3 - t2).toFixed(0)} ms; ` +
