@@ -59,7 +59,7 @@ for (const size of SIZES) {
   const objectBytes = batches.map((b) => Buffer.byteLength(JSON.stringify(b)));
   // What the state machine's state carries: one ref per batch (see CleanupPlanSummary).
   const refs = batches.map((b, index) => ({
-    index, key: `cleanups/Prod%2FNightly/2026-11-23T03:00:00Z/batch-${String(index).padStart(5, '0')}.json`, size: b.length,
+    index, key: `cleanups/Prod%2FNightly/2026-11-23T03:00:00Z/batch-${String(index).padStart(5, '0')}.json`, size: b.reduce((n, s) => n + s.snapshotIds.length, 0),
   }));
   const summary = { setsKept: 0, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: refs };
   const stateBytes = Buffer.byteLength(JSON.stringify(summary));
