@@ -19,9 +19,10 @@ import {
 import { decideCleanup, deleteSets, DoomedSet } from './clean-up';
 import { PolicyConfig, readConfig } from './config';
 import { defaultBuckets, Ec2Adapter } from './ec2';
+import { errorMessage } from './errors';
 import { log } from './log';
 import { publishCounts } from './metrics';
-import { PlannedSnapshot, POLICY_ID_TAG } from './model';
+import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG } from './model';
 import { slotOf } from './plan';
 import { TokenBucket } from './rate-limiter';
 import { executeRequests, planRun, skipDone } from './run-snapshots';
@@ -46,6 +47,9 @@ export interface PlanSummary {
   readonly batches: BatchRef[];
 }
 
+/** What the state machine's BatchNotRun state passes on for a batch that failed for good. */
+export type NotRunResult = BatchResult & { readonly error: string; readonly key: string };
+
 export interface CleanupPlanSummary {
   readonly slot: string;
   readonly setsKept: number;
@@ -61,7 +65,7 @@ type Event =
   | { phase: 'start'; run?: 'snapshots' | 'cleanup'; slot?: string }
   | { phase: 'plan-batches'; slot: string }
   | { phase: 'execute-batch'; slot: string; index: number; key: string }
-  | { phase: 'report'; slot: string; plan: PlanSummary; results: BatchResult[] }
+  | { phase: 'report'; slot: string; plan: PlanSummary; results: Array<BatchResult | NotRunResult> }
   | { phase: 'plan-deletions'; slot: string }
   | { phase: 'delete-batch'; slot: string; index: number; key: string }
   | { phase: 'report-cleanup'; slot: string; plan: CleanupPlanSummary; results: DeleteBatchResult[] };
@@ -118,6 +122,26 @@ async function putJson(s3: S3Client, key: string, body: unknown): Promise<void> 
 async function getJson<T>(s3: S3Client, key: string): Promise<T> {
   const object = await s3.send(new GetObjectCommand({ Bucket: env('PLAN_BUCKET'), Key: key }));
   return JSON.parse(await object.Body!.transformToString()) as T;
+}
+
+/**
+ * A batch the state machine gave up on may have run in part (a timeout after some requests): the instances
+ * that have a set for the slot count as already done, the others are reported not reached, each by name.
+ * If the batch cannot be read, its result stays as the state machine gave it (all its instances not reached).
+ */
+async function checkNotRun(ec2: Ec2Adapter, config: PolicyConfig, s3: S3Client, slot: string, result: NotRunResult): Promise<BatchResult> {
+  try {
+    const requests = await getJson<PlannedSnapshot[]>(s3, result.key);
+    const { toSend, done } = await skipDone(ec2, config, slot, requests);
+    const missing = toSend.map((r): InstanceOutcome => ({
+      instanceId: r.instanceId, status: 'not-reached', error: `batch ${result.batch} did not run: ${result.error}`, attempts: 0,
+    }));
+    for (const outcome of missing) log('snapshot-not-reached', { slot, ...outcome }, 'ERROR');
+    return batchResult(result.batch, [...done, ...missing], result.durationMs);
+  } catch (error) {
+    log('batch-not-checked', { slot, batch: result.batch, key: result.key, error: errorMessage(error) }, 'ERROR');
+    return result;
+  }
 }
 
 export async function handler(event: Event, context?: LambdaContext): Promise<unknown> {
@@ -183,7 +207,12 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
     }
     case 'report': {
       const slot = runSlot(event);
-      const total = sumBatches(event.results);
+      const ec2 = new Ec2Adapter(ec2Client, defaultBuckets(config.mutateBurst, config.mutateRatePerSecond), mutateClient);
+      const results: BatchResult[] = [];
+      for (const result of event.results) {
+        results.push('error' in result ? await checkNotRun(ec2, config, s3, slot, result) : result);
+      }
+      const total = sumBatches(results);
       const failed = total.failed + event.plan.planFailed;
       publishCounts(config.policyId, {
         SetsCreated: total.created, InstancesFailed: failed, InstancesNotReached: total.notReached, InstancesAlreadyDone: total.alreadyDone,
@@ -193,6 +222,7 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
         slot,
         planned: event.plan.planned,
         ...total,
+        batchesNotRun: event.results.filter((r) => 'error' in r).length,
         failed,
         failures: [...event.plan.planFailures, ...total.failures].slice(0, 10 * MAX_REPORTED_FAILURES),
       };

@@ -76,9 +76,11 @@ export function createRunStateMachine(scope: Construct, props: RunStateMachinePr
       report: 'Add the batch results up, publish the metrics, log every failed instance',
       machine: 'One snapshot run of a snapshot policy, in batches',
     },
-    // A batch that could not run at all is reported with all its instances not reached, and the run goes on.
+    // A batch that failed for good counts all its instances not reached, and the run goes on; the report
+    // reads the batch back (key) and names each instance, or counts it done if it has a set after all.
     notRunResult: {
       'batch.$': '$.index',
+      'key.$': '$.key',
       'created': 0,
       'dryRunOk': 0,
       'alreadyDone': 0,
@@ -119,6 +121,7 @@ export function createCleanupStateMachine(scope: Construct, props: RunStateMachi
     // A batch that could not run at all leaves its snapshots in place: they are planned again next time.
     notRunResult: {
       'batch.$': '$.index',
+      'key.$': '$.key',
       'setsDeleted': 0,
       'snapshotsDeleted': 0,
       'setsHeld': 0,

@@ -330,18 +330,31 @@ describe('execute-batch', () => {
 });
 
 describe('report', () => {
-  test('adds up the batches, a batch that did not run as not reached, logs the run as failed and prints the EMF metrics', async () => {
+  test('adds up the batches, names each instance of a batch that did not run, logs the run as failed and prints the EMF metrics', async () => {
     const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
     const results: unknown[] = [];
     for (const ref of plan.batches.slice(0, 2)) results.push((await invokeOnce<BatchResult>(executeEvent(ref))).result);
     // What the BatchNotRun state of the state machine passes on for the third batch.
-    results.push({ batch: 2, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 1, failures: [], durationMs: 0, error: 'States.Timeout' });
+    results.push({
+      batch: 2,
+      key: plan.batches[2].key,
+      created: 0,
+      dryRunOk: 0,
+      alreadyDone: 0,
+      failed: 0,
+      notReached: 1,
+      failures: [],
+      durationMs: 0,
+      error: 'States.Timeout',
+    });
     proxy.clear();
 
     const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results: asJson(results) });
 
-    const totals = { planned: 5, batches: 3, created: 4, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 1 };
-    expect(result).toEqual({ policyId: POLICY_ID, slot: SLOT, ...totals, failures: [] });
+    const totals = { planned: 5, batches: 3, created: 4, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 1, batchesNotRun: 1 };
+    const notReached = { instanceId: fleet.tagged[4], status: 'not-reached', error: 'batch 2 did not run: States.Timeout' };
+    expect(result).toEqual({ policyId: POLICY_ID, slot: SLOT, ...totals, failures: [notReached] });
+    expect(logs.filter((l) => l.event === 'snapshot-not-reached')).toEqual([{ level: 'ERROR', event: 'snapshot-not-reached', slot: SLOT, ...notReached, attempts: 0 }]);
     const emf = emfLines(logs);
     expect(emf).toHaveLength(1);
     expect(emf[0]._aws.CloudWatchMetrics).toEqual([{
@@ -357,12 +370,65 @@ describe('report', () => {
     expect(emf[0]).toMatchObject({
       service: 'cdk-snapshot-policy', PolicyId: POLICY_ID, SetsCreated: 4, InstancesFailed: 0, InstancesNotReached: 1, InstancesAlreadyDone: 0,
     });
-    // The log line counts the failures it does not list.
+    // The log line counts the failures it names (each one has a line of its own above).
     expect(logs.filter((l) => l.event === 'run-finished')).toEqual([
-      { level: 'ERROR', event: 'run-finished', policyId: POLICY_ID, slot: SLOT, ...totals, failures: 0 },
+      { level: 'ERROR', event: 'run-finished', policyId: POLICY_ID, slot: SLOT, ...totals, failures: 1 },
     ]);
-    // Reporting sends nothing to EC2.
-    expect(proxy.records).toEqual([]);
+    // Reporting sends EC2 only the slot check of the batch that did not run.
+    expect(proxy.records.map((r) => r.action)).toEqual(['DescribeSnapshots']);
+  });
+
+  test('counts the instances of a batch that did not run but made their sets anyway as already done', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const results: unknown[] = [];
+    for (const ref of plan.batches.slice(0, 2)) results.push((await invokeOnce<BatchResult>(executeEvent(ref))).result);
+    // The third batch made its set, then its invocation failed (say, a timeout before it could answer).
+    await invokeOnce<BatchResult>(executeEvent(plan.batches[2]));
+    results.push({
+      batch: 2,
+      key: plan.batches[2].key,
+      created: 0,
+      dryRunOk: 0,
+      alreadyDone: 0,
+      failed: 0,
+      notReached: 1,
+      failures: [],
+      durationMs: 0,
+      error: 'Sandbox.Timedout',
+    });
+
+    const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results: asJson(results) });
+
+    expect(result).toEqual({
+      policyId: POLICY_ID,
+      slot: SLOT,
+      planned: 5,
+      batches: 3,
+      created: 4,
+      dryRunOk: 0,
+      alreadyDone: 1,
+      failed: 0,
+      notReached: 0,
+      batchesNotRun: 1,
+      failures: [],
+    });
+    expect(logs.filter((l) => l.event === 'snapshot-not-reached')).toEqual([]);
+    expect(logs.find((l) => l.event === 'run-finished')?.level).toBe('INFO');
+  });
+
+  test('keeps a not-run batch as the state machine gave it when its object cannot be read, and says so', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const missingKey = keyOf(SLOT, 9);
+    const results = [{
+      batch: 0, key: missingKey, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 2, failures: [], durationMs: 0, error: 'States.Timeout',
+    }];
+
+    const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results });
+
+    expect(result).toMatchObject({ created: 0, notReached: 2, batchesNotRun: 1, failures: [] });
+    expect(logs.filter((l) => l.event === 'batch-not-checked')).toEqual([{
+      level: 'ERROR', event: 'batch-not-checked', slot: SLOT, batch: 0, key: missingKey, error: expect.stringMatching(/^NoSuchKey/),
+    }]);
   });
 
   test('counts plan failures as failed instances, lists them first, and logs a clean run at INFO', async () => {
@@ -380,7 +446,7 @@ describe('report', () => {
 
     const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan, results });
 
-    const totals = { planned: 3, batches: 2, created: 1, dryRunOk: 0, alreadyDone: 1, failed: 2, notReached: 0 };
+    const totals = { planned: 3, batches: 2, created: 1, dryRunOk: 0, alreadyDone: 1, failed: 2, notReached: 0, batchesNotRun: 0 };
     expect(result).toEqual({
       policyId: POLICY_ID,
       slot: SLOT,

@@ -194,11 +194,12 @@ describe('state machine definition', () => {
     });
   });
 
-  test('reports a batch that could not run with all its instances not reached and the error name', () => {
+  test('reports a batch that could not run with all its instances not reached, the error name and the batch key', () => {
     expect(definition.States.ExecuteBatches.ItemProcessor.States.BatchNotRun).toEqual({
       Type: 'Pass',
       Parameters: {
         'batch.$': '$.index',
+        'key.$': '$.key',
         'created': 0,
         'dryRunOk': 0,
         'alreadyDone': 0,
@@ -215,7 +216,7 @@ describe('state machine definition', () => {
   test('a batch that could not run carries every field of a batch result, so the report adds it up', () => {
     const passFields = Object.keys(definition.States.ExecuteBatches.ItemProcessor.States.BatchNotRun.Parameters)
       .map((k) => k.replace(/\.\$$/, ''));
-    expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error'].sort());
+    expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error', 'key'].sort());
   });
 
   test('reports in the run function with the slot, the plan and every batch result', () => {
@@ -342,6 +343,7 @@ describe('clean-up state machine definition', () => {
       Type: 'Pass',
       Parameters: {
         'batch.$': '$.index',
+        'key.$': '$.key',
         'setsDeleted': 0,
         'snapshotsDeleted': 0,
         'setsHeld': 0,
@@ -354,7 +356,7 @@ describe('clean-up state machine definition', () => {
     });
     const fields = Object.keys(notRun.Parameters).map((k) => k.replace(/\.\$$/, ''));
     const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: [] }, 0, 0);
-    expect(fields.sort()).toEqual([...Object.keys(result), 'error'].sort());
+    expect(fields.sort()).toEqual([...Object.keys(result), 'error', 'key'].sort());
   });
 
   test('reports in the cleanup function with the slot, the plan and every batch result', () => {
