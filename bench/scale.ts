@@ -153,7 +153,7 @@ function readMachine(machine: { Properties: Record<string, any> }, resources: Re
 
 // ---------------------------------------------------------------------------------------------------------
 // A Step Functions interpreter for the states this definition uses: Task (a Lambda function, payload only),
-// Map (inline, MaxConcurrency), Pass; Parameters and ItemSelector with JSONPath ("$.a.b", "$$.Map.Item.Value"),
+// Map (inline, MaxConcurrency), Pass, Choice (IsPresent rules), Succeed; Parameters and ItemSelector with JSONPath ("$.a.b", "$$.Map.Item.Value"),
 // ResultPath, Retry (per-retrier attempts, BackoffRate, MaxDelaySeconds, FULL jitter) and Catch.
 
 interface Retrier {
@@ -189,6 +189,15 @@ interface StateDef {
   readonly ItemProcessor?: Machine;
   readonly Iterator?: Machine;
   readonly MaxConcurrency?: number;
+  readonly Choices?: ChoiceRule[];
+  readonly Default?: string;
+}
+
+/** The Choice rules the bench supports: a path that is present or not. */
+interface ChoiceRule {
+  readonly Variable: string;
+  readonly IsPresent: boolean;
+  readonly Next: string;
 }
 
 interface Machine {
@@ -316,7 +325,8 @@ class Interpreter {
     for (;;) {
       try {
         const output = await this.runState(name, def, input, contextObject);
-        return { output, next: def.End ? undefined : def.Next };
+        if (def.Type === 'Choice') return { output, next: this.choose(name, def, output, contextObject) };
+        return { output, next: def.End || def.Type === 'Succeed' ? undefined : def.Next };
       } catch (error) {
         if (!(error instanceof StatesError) || TERMINAL.has(error.error)) throw error;
         const r = (def.Retry ?? []).findIndex((retrier) => matches(retrier.ErrorEquals, error.error));
@@ -341,6 +351,23 @@ class Interpreter {
     }
   }
 
+  private choose(name: string, def: StateDef, input: Json, contextObject: JsonObject): string {
+    for (const rule of def.Choices ?? []) {
+      if (Object.keys(rule).sort().join() !== 'IsPresent,Next,Variable') {
+        throw new StatesError('States.Runtime', `the bench's Choice supports IsPresent rules only (${name}): ${JSON.stringify(rule)}`);
+      }
+      let present = true;
+      try {
+        readPath(input, contextObject, rule.Variable);
+      } catch {
+        present = false;
+      }
+      if (present === rule.IsPresent) return rule.Next;
+    }
+    if (!def.Default) throw new StatesError('States.NoChoiceMatched', `${name}: no rule matched and there is no Default`);
+    return def.Default;
+  }
+
   private checkSize(value: Json, where: string): Json {
     const bytes = Buffer.byteLength(JSON.stringify(value));
     this.stats.largestStateBytes = Math.max(this.stats.largestStateBytes, bytes);
@@ -360,6 +387,10 @@ class Interpreter {
         output = applyResultPath(stateInput, def.ResultPath, this.checkSize(result, `${name}'s result`));
         break;
       }
+      case 'Choice':
+      case 'Succeed':
+        output = input;
+        break;
       case 'Pass': {
         const result = def.Result !== undefined ? def.Result
           : def.Parameters !== undefined ? resolveTemplate(def.Parameters, input, contextObject) : input;

@@ -68,6 +68,45 @@ export function batchResult(batch: number, outcomes: readonly InstanceOutcome[],
   };
 }
 
+/**
+ * How many more times a batch is sent, with only its instances not reached, within the same run. A batch is
+ * sized to take half of its invocation at EC2's rate, so instances are left unreached only when others share
+ * the account's bucket; a fresh invocation, with its own time budget, picks them up.
+ */
+export const MAX_RERUNS = 2;
+
+/** The next invocation of a batch, with only the instances its last attempt did not reach. */
+export interface BatchRerun {
+  readonly slot: string;
+  readonly index: number;
+  readonly key: string;
+  readonly size: number;
+  readonly attempt: number;
+}
+
+/** Where the instances a batch's attempt did not reach are kept for its next attempt. */
+export function rerunKey(batchKey: string, attempt: number): string {
+  return `${batchKey.replace(/\.json$/, '')}-rerun-${attempt}.json`;
+}
+
+/**
+ * One batch's result over its attempts: the instances an earlier attempt did not reach are exactly those the
+ * current attempt was given, so every count but notReached adds up, and notReached is the current attempt's.
+ */
+export function mergeAttempts(previous: Partial<BatchResult> | undefined, current: BatchResult): BatchResult {
+  const p = previous ?? {};
+  return {
+    batch: current.batch,
+    created: (p.created ?? 0) + current.created,
+    dryRunOk: (p.dryRunOk ?? 0) + current.dryRunOk,
+    alreadyDone: (p.alreadyDone ?? 0) + current.alreadyDone,
+    failed: (p.failed ?? 0) + current.failed,
+    notReached: current.notReached,
+    failures: [...(p.failures ?? []).filter((f) => f.status !== 'not-reached'), ...current.failures].slice(0, MAX_REPORTED_FAILURES),
+    durationMs: (p.durationMs ?? 0) + current.durationMs,
+  };
+}
+
 /** Adds batch results up; a batch the orchestrator could not run at all counts all its instances as not reached. */
 export function sumBatches(results: readonly BatchResult[]): Omit<BatchResult, 'batch' | 'durationMs'> & { batches: number } {
   return {

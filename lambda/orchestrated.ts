@@ -13,7 +13,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
-  batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
+  batchResult, BatchResult, BatchRerun, cutBatches, MAX_RERUNS, mergeAttempts, rerunKey, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
   MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches, sumDeleteBatches, withoutHeldSets,
 } from './batches';
 import { decideCleanup, deleteSets, DoomedSet } from './clean-up';
@@ -48,7 +48,7 @@ export interface PlanSummary {
 }
 
 /** What the state machine's BatchNotRun state passes on for a batch that failed for good. */
-export type NotRunResult = BatchResult & { readonly error: string; readonly key: string };
+export type NotRunResult = BatchResult & { readonly error: string; readonly key: string; readonly previous?: Partial<BatchResult> };
 
 export interface CleanupPlanSummary {
   readonly slot: string;
@@ -64,7 +64,7 @@ export interface CleanupPlanSummary {
 type Event =
   | { phase: 'start'; run?: 'snapshots' | 'cleanup'; slot?: string }
   | { phase: 'plan-batches'; slot: string }
-  | { phase: 'execute-batch'; slot: string; index: number; key: string }
+  | { phase: 'execute-batch'; slot: string; index: number; key: string; attempt?: number; previous?: Partial<BatchResult> }
   | { phase: 'report'; slot: string; plan: PlanSummary; results: Array<BatchResult | NotRunResult> }
   | { phase: 'plan-deletions'; slot: string }
   | { phase: 'delete-batch'; slot: string; index: number; key: string }
@@ -137,10 +137,10 @@ async function checkNotRun(ec2: Ec2Adapter, config: PolicyConfig, s3: S3Client, 
       instanceId: r.instanceId, status: 'not-reached', error: `batch ${result.batch} did not run: ${result.error}`, attempts: 0,
     }));
     for (const outcome of missing) log('snapshot-not-reached', { slot, ...outcome }, 'ERROR');
-    return batchResult(result.batch, [...done, ...missing], result.durationMs);
+    return mergeAttempts(result.previous, batchResult(result.batch, [...done, ...missing], result.durationMs));
   } catch (error) {
     log('batch-not-checked', { slot, batch: result.batch, key: result.key, error: errorMessage(error) }, 'ERROR');
-    return result;
+    return mergeAttempts(result.previous, result);
   }
 }
 
@@ -195,14 +195,27 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       const slot = runSlot(event);
       const started = Date.now();
       const requests = await getJson<PlannedSnapshot[]>(s3, event.key);
-      // Batches run one at a time against one account-wide bucket: only the first spends the burst.
-      const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst));
+      const attempt = event.attempt ?? 0;
+      // Batches run one at a time against one account-wide bucket: only the first attempt of the first batch
+      // spends the burst.
+      const tokens = initialTokens(attempt > 0 ? 1 : event.index, config.mutateBurst);
+      const mutate = new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, tokens);
       const ec2 = new Ec2Adapter(ec2Client, { describe: defaultBuckets().describe, mutate }, mutateClient);
       const { toSend, done } = await skipDone(ec2, config, slot, requests);
       const outcomes = await executeRequests(ec2, toSend, { deadline, concurrency: config.concurrency, maxAttempts: 8 });
-      const result = batchResult(event.index, [...done, ...outcomes], Date.now() - started);
+      const result = mergeAttempts(event.previous, batchResult(event.index, [...done, ...outcomes], Date.now() - started));
+      const unreached = toSend.filter((_r, i) => outcomes[i].status === 'not-reached');
       const { failures: _, ...counts } = result;
-      log('batch-finished', { slot, ...counts });
+      if (unreached.length > 0 && attempt < MAX_RERUNS) {
+        // Not reached before this invocation's deadline: the state machine sends them again in a fresh one.
+        const rerun: BatchRerun = {
+          slot, index: event.index, key: rerunKey(batchKey(config.policyId, slot, event.index), attempt + 1), size: unreached.length, attempt: attempt + 1,
+        };
+        await putJson(s3, rerun.key, unreached);
+        log('batch-rerun', { slot, ...counts, attempt, rerun: rerun.key, rerunSize: rerun.size }, 'WARN');
+        return { ...result, rerun };
+      }
+      log('batch-finished', { slot, ...counts, attempt });
       return result;
     }
     case 'report': {

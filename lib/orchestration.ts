@@ -50,6 +50,11 @@ interface BatchedMachineSpec {
   readonly comments: { readonly plan: string; readonly execute: string; readonly map: string; readonly report: string; readonly machine: string };
   /** The result of a batch the state machine could not run at all ($.index and $.size are the batch's). */
   readonly notRunResult: { [key: string]: unknown };
+  /**
+   * A loop in each Map iteration: while a batch's result carries `rerun`, send the batch again with only the
+   * instances it did not reach, passing the result so far as `previous`. The names of its three states.
+   */
+  readonly rerun?: { readonly choice: string; readonly prepare: string; readonly done: string };
 }
 
 /**
@@ -81,6 +86,7 @@ export function createRunStateMachine(scope: Construct, props: RunStateMachinePr
     notRunResult: {
       'batch.$': '$.index',
       'key.$': '$.key',
+      'previous.$': '$.previous',
       'created': 0,
       'dryRunOk': 0,
       'alreadyDone': 0,
@@ -90,6 +96,7 @@ export function createRunStateMachine(scope: Construct, props: RunStateMachinePr
       'durationMs': 0,
       'error.$': '$.error.Error',
     },
+    rerun: { choice: 'RerunNeeded', prepare: 'PrepareRerun', done: 'BatchDone' },
   });
 }
 
@@ -157,7 +164,11 @@ function createBatchedMachine(scope: Construct, props: RunStateMachineProps, spe
     comment: spec.comments.execute,
     lambdaFunction: fn,
     payload: sfn.TaskInput.fromObject({
-      phase: spec.phases.execute, slot, index: sfn.JsonPath.numberAt('$.index'), key: sfn.JsonPath.stringAt('$.key'),
+      phase: spec.phases.execute,
+      slot,
+      index: sfn.JsonPath.numberAt('$.index'),
+      key: sfn.JsonPath.stringAt('$.key'),
+      ...(spec.rerun ? { attempt: sfn.JsonPath.numberAt('$.attempt'), previous: sfn.JsonPath.objectAt('$.previous') } : {}),
     }),
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
@@ -190,10 +201,30 @@ function createBatchedMachine(scope: Construct, props: RunStateMachineProps, spe
       index: sfn.JsonPath.numberAt('$$.Map.Item.Value.index'),
       key: sfn.JsonPath.stringAt('$$.Map.Item.Value.key'),
       size: sfn.JsonPath.numberAt('$$.Map.Item.Value.size'),
+      ...(spec.rerun ? { attempt: 0, previous: {} } : {}),
     },
     resultPath: '$.results',
   });
-  batches.itemProcessor(execute);
+  if (spec.rerun) {
+    // Instances a batch did not reach before its deadline get a fresh invocation within the same run.
+    const prepare = new sfn.Pass(scope, spec.rerun.prepare, {
+      comment: 'The next attempt of the batch: only the instances not reached, with the result so far',
+      parameters: {
+        'slot.$': '$.rerun.slot',
+        'index.$': '$.rerun.index',
+        'key.$': '$.rerun.key',
+        'size.$': '$.rerun.size',
+        'attempt.$': '$.rerun.attempt',
+        'previous.$': '$',
+      },
+    });
+    const choice = new sfn.Choice(scope, spec.rerun.choice, { comment: 'Did the batch leave instances it should try again?' })
+      .when(sfn.Condition.isPresent('$.rerun'), prepare.next(execute))
+      .otherwise(new sfn.Succeed(scope, spec.rerun.done));
+    batches.itemProcessor(execute.next(choice));
+  } else {
+    batches.itemProcessor(execute);
+  }
 
   const report = new tasks.LambdaInvoke(scope, spec.ids.report, {
     comment: spec.comments.report,

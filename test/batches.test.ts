@@ -5,7 +5,7 @@
 import * as fc from 'fast-check';
 import {
   batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
-  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches, sumDeleteBatches, withoutHeldSets,
+  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, mergeAttempts, rerunKey, sumBatches, sumDeleteBatches, withoutHeldSets,
 } from '../lambda/batches';
 import { instancesWithSetForSlot } from '../lambda/idempotency';
 import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
@@ -181,6 +181,80 @@ describe('sumBatches', () => {
 
   test('sums no batches to zeros', () => {
     expect(sumBatches([])).toEqual({ batches: 0, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0, failures: [] });
+  });
+});
+
+describe('mergeAttempts', () => {
+  const first: BatchResult = {
+    batch: 4,
+    created: 1500,
+    dryRunOk: 0,
+    alreadyDone: 20,
+    failed: 2,
+    notReached: 653,
+    failures: [
+      { instanceId: 'i-f1', status: 'failed', error: 'InvalidInstanceID.NotFound: gone' },
+      { instanceId: 'i-n1', status: 'not-reached' },
+      { instanceId: 'i-f2', status: 'failed', error: 'InternalError' },
+      { instanceId: 'i-n2', status: 'not-reached' },
+    ],
+    durationMs: 870_000,
+  };
+
+  test('adds every count of the earlier attempts, keeps only the latest not reached, and drops the not-reached names it retried', () => {
+    const rerun: BatchResult = {
+      batch: 4,
+      created: 650,
+      dryRunOk: 0,
+      alreadyDone: 1,
+      failed: 1,
+      notReached: 1,
+      failures: [{ instanceId: 'i-f3', status: 'failed', error: 'boom' }, { instanceId: 'i-n1', status: 'not-reached' }],
+      durationMs: 140_000,
+    };
+    expect(mergeAttempts(first, rerun)).toEqual({
+      batch: 4,
+      created: 2150,
+      dryRunOk: 0,
+      alreadyDone: 21,
+      failed: 3,
+      notReached: 1,
+      failures: [
+        { instanceId: 'i-f1', status: 'failed', error: 'InvalidInstanceID.NotFound: gone' },
+        { instanceId: 'i-f2', status: 'failed', error: 'InternalError' },
+        { instanceId: 'i-f3', status: 'failed', error: 'boom' },
+        { instanceId: 'i-n1', status: 'not-reached' },
+      ],
+      durationMs: 1_010_000,
+    });
+  });
+
+  test('the totals of a batch over its attempts count each instance once', () => {
+    // 2,175 instances: the first attempt reached 1,522 of them, the rerun the other 653.
+    const rerun = batchResult(4, [
+      ...Array.from({ length: 652 }, (_, i): InstanceOutcome => ({ instanceId: `i-r${i}`, status: 'created', snapshotIds: ['snap'], attempts: 1 })),
+      { instanceId: 'i-last', status: 'failed', error: 'x', attempts: 8 },
+    ], 1);
+    const merged = mergeAttempts(first, rerun);
+    expect(merged.created + merged.dryRunOk + merged.alreadyDone + merged.failed + merged.notReached).toBe(2175);
+  });
+
+  test('a first attempt, with no result so far ({} from the state machine, or none), is its own result', () => {
+    expect(mergeAttempts({}, first)).toEqual({ ...first, failures: first.failures });
+    expect(mergeAttempts(undefined, first)).toEqual(first);
+  });
+
+  test(`names at most ${MAX_REPORTED_FAILURES} failures over all attempts`, () => {
+    const many = (prefix: string): BatchResult['failures'] => Array.from({ length: 15 }, (_, i) => ({ instanceId: `${prefix}${i}`, status: 'failed' }));
+    const merged = mergeAttempts({ ...first, failures: many('i-a') }, { ...first, failures: many('i-b') });
+    expect(merged.failures.map((f) => f.instanceId)).toEqual([...many('i-a'), ...many('i-b')].slice(0, MAX_REPORTED_FAILURES).map((f) => f.instanceId));
+  });
+});
+
+describe('rerunKey', () => {
+  test('puts the attempt beside the batch object', () => {
+    expect(rerunKey('runs/MyStack%2FNightly/2026-01-01T03:00:00Z/batch-00002.json', 1))
+      .toBe('runs/MyStack%2FNightly/2026-01-01T03:00:00Z/batch-00002-rerun-1.json');
   });
 });
 

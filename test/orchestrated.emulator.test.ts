@@ -270,12 +270,83 @@ describe('execute-batch', () => {
       for (const id of instances) expected[id] = [SLOT];
       expect(await slotsByInstance()).toEqual(expected);
       expect(logs.filter((l) => l.event === 'batch-finished')).toEqual([
-        { level: 'INFO', event: 'batch-finished', slot: SLOT, batch: ref.index, ...counts, durationMs: result.durationMs },
+        { level: 'INFO', event: 'batch-finished', slot: SLOT, batch: ref.index, ...counts, durationMs: result.durationMs, attempt: 0 },
       ]);
     }
     expect(Object.keys(expected)).toHaveLength(5);
     const untouched = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:instance-id', Values: [fleet.halfTagged, fleet.untagged] }] }));
     expect(untouched.Snapshots).toEqual([]);
+  });
+
+  // A bucket of 1 token that refills once in 1,000 s: the first request is sent, the next one cannot be
+  // before the deadline, as when other callers drain the account's bucket.
+  const STARVED = { MUTATE_BURST: '1', MUTATE_RATE_PER_SECOND: '0.001' };
+
+  test('a batch that does not reach all its instances asks for a rerun of exactly those, which adds up to one result', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    const [reached, unreached] = fleet.tagged.slice(0, 2);
+
+    const first = await invokeOnce<BatchResult & { rerun?: any }>({ ...executeEvent(plan.batches[0]), attempt: 0, previous: {} }, STARVED);
+
+    const rerunKey = 'runs/MyStack%2FNightly/2026-01-01T03:00:00Z/batch-00000-rerun-1.json';
+    expect(first.result).toEqual({
+      batch: 0,
+      created: 1,
+      dryRunOk: 0,
+      alreadyDone: 0,
+      failed: 0,
+      notReached: 1,
+      failures: [{ instanceId: unreached, status: 'not-reached' }],
+      durationMs: expect.any(Number),
+      rerun: { slot: SLOT, index: 0, key: rerunKey, size: 1, attempt: 1 },
+    });
+    expect(createdFor()).toEqual([reached]);
+    expect((await readBatch(rerunKey)).map((r) => r.instanceId)).toEqual([unreached]);
+    expect(first.logs.filter((l) => l.event === 'batch-rerun')).toEqual([{
+      level: 'WARN',
+      event: 'batch-rerun',
+      slot: SLOT,
+      batch: 0,
+      created: 1,
+      dryRunOk: 0,
+      alreadyDone: 0,
+      failed: 0,
+      notReached: 1,
+      durationMs: first.result.durationMs,
+      attempt: 0,
+      rerun: rerunKey,
+      rerunSize: 1,
+    }]);
+    proxy.clear();
+
+    // What PrepareRerun passes on, in a fresh invocation with the account's bucket back to normal.
+    const { rerun, ...previous } = asJson(first.result);
+    const second = await invokeOnce<BatchResult & { rerun?: any }>({ phase: 'execute-batch', slot: SLOT, index: 0, key: rerun.key, attempt: 1, previous: { ...previous, rerun } });
+
+    expect(second.result).toEqual({
+      batch: 0, created: 2, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 0, failures: [], durationMs: expect.any(Number),
+    });
+    expect(createdFor()).toEqual([unreached]);
+    expect(await slotsByInstance()).toEqual({ [reached]: [SLOT], [unreached]: [SLOT] });
+  });
+
+  test('asks for no rerun after the last one, and names the instances still not reached', async () => {
+    const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+
+    const { result } = await invokeOnce<BatchResult & { rerun?: any }>({ ...executeEvent(plan.batches[0]), attempt: 2, previous: {} }, STARVED);
+
+    // A rerun starts with an empty bucket: with the starved rate, nothing is reached.
+    expect(result).toEqual({
+      batch: 0,
+      created: 0,
+      dryRunOk: 0,
+      alreadyDone: 0,
+      failed: 0,
+      notReached: 2,
+      failures: fleet.tagged.slice(0, 2).map((instanceId) => ({ instanceId, status: 'not-reached' })),
+      durationMs: expect.any(Number),
+    });
+    expect(proxy.requests('CreateSnapshots')).toEqual([]);
   });
 
   test('executing the same batch again reports its instances already done and creates nothing', async () => {

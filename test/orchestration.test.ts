@@ -157,7 +157,7 @@ describe('state machine definition', () => {
     });
   });
 
-  test('maps over $.plan.batches one batch at a time, passing the slot and each batch ref', () => {
+  test('maps over $.plan.batches one batch at a time, passing the slot, each batch ref, attempt 0 and no result so far', () => {
     const { ItemProcessor, ...map } = definition.States.ExecuteBatches;
     expect(map).toEqual({
       Type: 'Map',
@@ -169,13 +169,41 @@ describe('state machine definition', () => {
         'index.$': '$$.Map.Item.Value.index',
         'key.$': '$$.Map.Item.Value.key',
         'size.$': '$$.Map.Item.Value.size',
+        'attempt': 0,
+        'previous': {},
       },
       ResultPath: '$.results',
       Next: 'Report',
     });
     expect(ItemProcessor.ProcessorConfig).toEqual({ Mode: 'INLINE' });
     expect(ItemProcessor.StartAt).toBe('ExecuteBatch');
-    expect(Object.keys(ItemProcessor.States)).toEqual(['ExecuteBatch', 'BatchNotRun']);
+    expect(Object.keys(ItemProcessor.States).sort()).toEqual(['BatchDone', 'BatchNotRun', 'ExecuteBatch', 'PrepareRerun', 'RerunNeeded']);
+  });
+
+  test('sends a batch again, with only the instances it did not reach and its result so far, while its result asks for a rerun', () => {
+    const states = definition.States.ExecuteBatches.ItemProcessor.States;
+    expect(states.ExecuteBatch.Next).toBe('RerunNeeded');
+    expect(states.RerunNeeded).toEqual({
+      Type: 'Choice',
+      Comment: 'Did the batch leave instances it should try again?',
+      Choices: [{ Variable: '$.rerun', IsPresent: true, Next: 'PrepareRerun' }],
+      Default: 'BatchDone',
+    });
+    expect(states.PrepareRerun).toEqual({
+      Type: 'Pass',
+      Comment: 'The next attempt of the batch: only the instances not reached, with the result so far',
+      Parameters: {
+        'slot.$': '$.rerun.slot',
+        'index.$': '$.rerun.index',
+        'key.$': '$.rerun.key',
+        'size.$': '$.rerun.size',
+        'attempt.$': '$.rerun.attempt',
+        'previous.$': '$',
+      },
+      Next: 'ExecuteBatch',
+    });
+    // The iteration's result is the batch's last result, as it is.
+    expect(states.BatchDone).toEqual({ Type: 'Succeed' });
   });
 
   test('retries a batch on Lambda service errors first, then on any task failure, and catches the rest into BatchNotRun', () => {
@@ -183,14 +211,16 @@ describe('state machine definition', () => {
       Type: 'Task',
       Comment: 'Send one batch of planned requests under the rate limit',
       Resource: runFnArn,
-      Parameters: { 'phase': 'execute-batch', 'slot.$': '$.slot', 'index.$': '$.index', 'key.$': '$.key' },
+      Parameters: {
+        'phase': 'execute-batch', 'slot.$': '$.slot', 'index.$': '$.index', 'key.$': '$.key', 'attempt.$': '$.attempt', 'previous.$': '$.previous',
+      },
       // The first retrier whose ErrorEquals matches is used: the Lambda errors must come before States.TaskFailed.
       Retry: [
         { ErrorEquals: LAMBDA_ERRORS, IntervalSeconds: 5, MaxAttempts: 4, BackoffRate: 2, JitterStrategy: 'FULL' },
         { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 30, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' },
       ],
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'BatchNotRun' }],
-      End: true,
+      Next: 'RerunNeeded',
     });
   });
 
@@ -200,6 +230,7 @@ describe('state machine definition', () => {
       Parameters: {
         'batch.$': '$.index',
         'key.$': '$.key',
+        'previous.$': '$.previous',
         'created': 0,
         'dryRunOk': 0,
         'alreadyDone': 0,
@@ -216,7 +247,7 @@ describe('state machine definition', () => {
   test('a batch that could not run carries every field of a batch result, so the report adds it up', () => {
     const passFields = Object.keys(definition.States.ExecuteBatches.ItemProcessor.States.BatchNotRun.Parameters)
       .map((k) => k.replace(/\.\$$/, ''));
-    expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error', 'key'].sort());
+    expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error', 'key', 'previous'].sort());
   });
 
   test('reports in the run function with the slot, the plan and every batch result', () => {
@@ -253,10 +284,13 @@ describe('state machine definition', () => {
 
   test('asl-validator rejects a copy whose batch task is neither terminal nor followed by a state', () => {
     const broken = structuredClone(definition);
-    delete broken.States.ExecuteBatches.ItemProcessor.States.ExecuteBatch.End;
+    delete broken.States.ExecuteBatches.ItemProcessor.States.ExecuteBatch.Next;
     const result = validate(broken);
     expect(result.isValid).toBe(false);
-    expect(errorsOf(result)).toEqual([['TERMINAL_STATE_WITH_NEXT', 'State "ExecuteBatch" MUST contain exactly one of "End", "Next"']]);
+    expect(errorsOf(result)).toEqual([
+      ['MISSING_TRANSITION_TARGET', 'State RerunNeeded is not reachable'],
+      ['TERMINAL_STATE_WITH_NEXT', 'State "ExecuteBatch" MUST contain exactly one of "End", "Next"'],
+    ]);
   });
 
   test('asl-validator rejects a copy whose task Resource is not an ARN', () => {
