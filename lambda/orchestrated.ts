@@ -13,8 +13,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
-  batchResult, BatchResult, BatchRerun, cutBatches, MAX_RERUNS, mergeAttempts, rerunKey, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
-  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, sumBatches, sumDeleteBatches, withoutHeldSets,
+  batchResult, BatchResult, BatchRerun, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
+  MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, MAX_RERUNS, mergeAttempts, rerunKey, sumBatches, sumDeleteBatches, withoutHeldSets,
 } from './batches';
 import { decideCleanup, deleteSets, DoomedSet } from './clean-up';
 import { PolicyConfig, readConfig } from './config';
@@ -208,9 +208,9 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       const { failures: _, ...counts } = result;
       if (unreached.length > 0 && attempt < MAX_RERUNS) {
         // Not reached before this invocation's deadline: the state machine sends them again in a fresh one.
-        const rerun: BatchRerun = {
-          slot, index: event.index, key: rerunKey(batchKey(config.policyId, slot, event.index), attempt + 1), size: unreached.length, attempt: attempt + 1,
-        };
+        const next = attempt + 1;
+        const key = rerunKey(batchKey(config.policyId, slot, event.index), next);
+        const rerun: BatchRerun = { slot, index: event.index, key, size: unreached.length, attempt: next };
         await putJson(s3, rerun.key, unreached);
         log('batch-rerun', { slot, ...counts, attempt, rerun: rerun.key, rerunSize: rerun.size }, 'WARN');
         return { ...result, rerun };
