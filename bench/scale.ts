@@ -629,6 +629,25 @@ function countS3Calls(): void {
   } as typeof S3Client.prototype.send;
 }
 
+/** Runs one execution named after the slot with the handler's output captured: its output, status and wall seconds. */
+async function executeCapturing(
+  interpreter: Interpreter, definition: Machine, slot: string, logs: LogCapture,
+): Promise<{ report: JsonObject | undefined; status: string; runSeconds: number }> {
+  const wallRun = performance.now();
+  let report: JsonObject | undefined;
+  let status = 'SUCCEEDED';
+  logs.start();
+  try {
+    report = await interpreter.execute(definition, { slot }, `slot-${slot.replace(/:/g, '-')}`) as JsonObject;
+  } catch (error) {
+    if (!(error instanceof StatesError)) throw error;
+    status = `FAILED (${error.error}: ${error.cause.slice(0, 200)})`;
+  } finally {
+    logs.stop();
+  }
+  return { report, status, runSeconds: seconds(wallRun) };
+}
+
 /** An interpreter whose Lambda tasks invoke the handler as the template's functions, recording each invocation. */
 function newInterpreter(synthesized: Synthesized): Interpreter {
   const interpreter = new Interpreter(async (resource, payload, state) => {
@@ -685,19 +704,7 @@ async function runSize(
   const interpreter = newInterpreter(synthesized);
   // A distinct slot per size, in the past (the handler refuses slots more than an hour ahead of its clock).
   const slot = new Date((Math.floor(Date.now() / 60_000) - SIZES.length + index) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const wallRun = performance.now();
-  let report: JsonObject | undefined;
-  let status = 'SUCCEEDED';
-  logs.start();
-  try {
-    report = await interpreter.execute(synthesized.definition, { slot }, `slot-${slot.replace(/:/g, '-')}`) as JsonObject;
-  } catch (error) {
-    if (!(error instanceof StatesError)) throw error;
-    status = `FAILED (${error.error}: ${error.cause.slice(0, 200)})`;
-  } finally {
-    logs.stop();
-  }
-  const runSeconds = seconds(wallRun);
+  const { report, status, runSeconds } = await executeCapturing(interpreter, synthesized.definition, slot, logs);
 
   const wallCheck = performance.now();
   const records = proxy.records.slice(firstRecord);
@@ -878,19 +885,7 @@ async function runCleanup(
   const logs = new LogCapture();
   const interpreter = newInterpreter(synthesized);
   const slot = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const wallRun = performance.now();
-  let report: JsonObject | undefined;
-  let status = 'SUCCEEDED';
-  logs.start();
-  try {
-    report = await interpreter.execute(synthesized.definition, { slot }, `slot-${slot.replace(/:/g, '-')}`) as JsonObject;
-  } catch (error) {
-    if (!(error instanceof StatesError)) throw error;
-    status = `FAILED (${error.error}: ${error.cause.slice(0, 200)})`;
-  } finally {
-    logs.stop();
-  }
-  const runSeconds = seconds(wallRun);
+  const { report, status, runSeconds } = await executeCapturing(interpreter, synthesized.definition, slot, logs);
 
   const wallCheck = performance.now();
   const counters = countRecords(proxy.records.slice(firstRecord));
