@@ -759,6 +759,9 @@ function printDefinition(synthesized: Synthesized): void {
       `BackoffRate ${r.BackoffRate} JitterStrategy ${r.JitterStrategy ?? 'NONE'}`);
   }
   for (const c of task[1].Catch ?? []) console.log(`  ${task[0]} Catch ${c.ErrorEquals.join(',')} ResultPath ${c.ResultPath} -> ${c.Next}`);
+  const loop = Object.entries(processor.States).filter(([, st]) => st.Type === 'Choice')
+    .map(([n, st]) => `${n}: ${(st.Choices ?? []).map((c) => `${c.Variable} present -> ${c.Next}`).join(', ')}, else ${st.Default}`);
+  if (loop.length > 0) console.log(`  after ${task[0]}: ${loop.join('; ')}`);
   console.log(`  function ${fn.logicalId}: Timeout ${fn.timeoutSeconds} s, ${fn.memoryMb} MB ${fn.architecture}, BATCH_SIZE ${fn.environment.BATCH_SIZE}`);
   console.log(`timeScale ${TIME_SCALE}: EC2's buckets, the handler's, its pacer's back-off and deadline, the Timeout and the Retry ` +
     `intervals run ${TIME_SCALE}x faster; seconds below are unscaled (EC2 time) unless marked wall`);
