@@ -25,7 +25,7 @@ wheel=$(ls dist/python-dist/*.whl)
 sdist=$(ls dist/python-dist/*.tar.gz)
 echo "built $wheel and $sdist"
 
-# The wheel must hold the module and, inside its embedded npm tarball, both handler bundles.
+# The wheel must hold the module and, inside its embedded npm tarball, every handler bundle.
 "$venv/bin/python" - "$wheel" <<'PY'
 import io, sys, tarfile, zipfile
 wheel = zipfile.ZipFile(sys.argv[1])
@@ -34,7 +34,8 @@ assert "cdk_snapshot_policy/__init__.py" in names, "module cdk_snapshot_policy m
 tgz = [n for n in names if n.startswith("cdk_snapshot_policy/_jsii/") and n.endswith(".jsii.tgz")]
 assert len(tgz) == 1, f"expected one embedded jsii tarball, found {tgz}"
 members = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz[0]))).getnames()
-for asset in ("package/assets/create-snapshots/index.js", "package/assets/clean-up/index.js", "package/out/index.js"):
+for asset in ("package/assets/create-snapshots/index.js", "package/assets/clean-up/index.js",
+              "package/assets/orchestrated/index.js", "package/out/index.js"):
     assert asset in members, f"{asset} missing from {tgz[0]}"
-print(f"wheel ok: cdk_snapshot_policy module and {tgz[0]} with both handler assets")
+print(f"wheel ok: cdk_snapshot_policy module and {tgz[0]} with the create-snapshots, clean-up and orchestrated handler assets")
 PY
