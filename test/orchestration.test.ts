@@ -122,7 +122,81 @@ function validate(definition: object) {
   return validateAsl(structuredClone(definition), { checkPaths: true, checkArn: true });
 }
 
-describe('state machine definition', () => {
+describe.each([
+  {
+    name: 'run',
+    machine: 'stateMachine',
+    fn: 'snapshotFunction',
+    states: ['PlanBatches', 'ExecuteBatches', 'Report'],
+    comment: 'One snapshot run of a snapshot policy, in batches',
+    plan: { phase: 'plan-batches', comment: 'List the fleet once, plan one CreateSnapshots per instance, write the plan to S3 in batches' },
+    report: { phase: 'report', comment: 'Add the batch results up, publish the metrics, log every failed instance' },
+  },
+  {
+    name: 'clean-up',
+    machine: 'cleanupStateMachine',
+    fn: 'cleanupFunction',
+    states: ['PlanDeletions', 'DeleteBatches', 'ReportCleanup'],
+    comment: 'One retention clean-up of a snapshot policy, in batches',
+    plan: { phase: 'plan-deletions', comment: 'List the policy\'s snapshots once, decide every set, write the expired sets to S3 in batches' },
+    report: { phase: 'report-cleanup', comment: 'Add the deletion results up and publish the metrics' },
+  },
+] as const)('$name state machine', ({ machine, fn, states, comment, plan, report }) => {
+  let definition: any;
+  let fnArn: string;
+  const [planState, mapState, reportState] = states;
+
+  beforeAll(() => {
+    const built = build();
+    definition = definitionOf(built.template, built.stack, built.policy[machine]!);
+    fnArn = functionArnOf(logicalIdOf(built.stack, built.policy[fn]));
+  });
+
+  test('plans, maps over the batches, then reports, within 12 hours', () => {
+    expect(definition.StartAt).toBe(planState);
+    expect(Object.keys(definition.States)).toEqual([...states]);
+    expect(definition.States[planState].Next).toBe(mapState);
+    expect(definition.States[mapState].Next).toBe(reportState);
+    expect(definition.States[reportState].End).toBe(true);
+    expect(definition.TimeoutSeconds).toBe(43_200);
+    expect(definition.Comment).toBe(comment);
+  });
+
+  test('plans in its own function with the slot, keeps the plan at $.plan and retries with full jitter', () => {
+    expect(definition.States[planState]).toEqual({
+      Type: 'Task',
+      Comment: plan.comment,
+      Resource: fnArn,
+      Parameters: { 'phase': plan.phase, 'slot.$': '$.slot' },
+      ResultPath: '$.plan',
+      Next: mapState,
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+    });
+  });
+
+  test('reports in its own function with the slot, the plan and every batch result', () => {
+    expect(definition.States[reportState]).toEqual({
+      Type: 'Task',
+      Comment: report.comment,
+      Resource: fnArn,
+      Parameters: { 'phase': report.phase, 'slot.$': '$.slot', 'plan.$': '$.plan', 'results.$': '$.results' },
+      Retry: [{
+        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
+      }],
+      End: true,
+    });
+  });
+
+  test('is valid Amazon States Language for asl-validator', () => {
+    const result = validate(definition);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+});
+
+describe('run state machine: batches, reruns and batches not run', () => {
   let built: Built;
   let definition: any;
   let runFnArn: string;
@@ -131,30 +205,6 @@ describe('state machine definition', () => {
     built = build();
     definition = definitionOf(built.template, built.stack, built.policy.stateMachine!);
     runFnArn = functionArnOf(logicalIdOf(built.stack, built.policy.snapshotFunction));
-  });
-
-  test('plans, executes the batches, then reports, within 12 hours', () => {
-    expect(definition.StartAt).toBe('PlanBatches');
-    expect(Object.keys(definition.States)).toEqual(['PlanBatches', 'ExecuteBatches', 'Report']);
-    expect(definition.States.PlanBatches.Next).toBe('ExecuteBatches');
-    expect(definition.States.ExecuteBatches.Next).toBe('Report');
-    expect(definition.States.Report.End).toBe(true);
-    expect(definition.TimeoutSeconds).toBe(43_200);
-    expect(definition.Comment).toBe('One snapshot run of a snapshot policy, in batches');
-  });
-
-  test('plans in the run function with the slot, keeps the plan at $.plan and retries with full jitter', () => {
-    expect(definition.States.PlanBatches).toEqual({
-      Type: 'Task',
-      Comment: 'List the fleet once, plan one CreateSnapshots per instance, write the plan to S3 in batches',
-      Resource: runFnArn,
-      Parameters: { 'phase': 'plan-batches', 'slot.$': '$.slot' },
-      ResultPath: '$.plan',
-      Next: 'ExecuteBatches',
-      Retry: [{
-        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
-      }],
-    });
   });
 
   test('maps over $.plan.batches one batch at a time, passing the slot, each batch ref, attempt 0 and no result so far', () => {
@@ -250,25 +300,6 @@ describe('state machine definition', () => {
     expect(passFields.sort()).toEqual([...Object.keys(batchResult(0, [], 0)), 'error', 'key', 'previous'].sort());
   });
 
-  test('reports in the run function with the slot, the plan and every batch result', () => {
-    expect(definition.States.Report).toEqual({
-      Type: 'Task',
-      Comment: 'Add the batch results up, publish the metrics, log every failed instance',
-      Resource: runFnArn,
-      Parameters: { 'phase': 'report', 'slot.$': '$.slot', 'plan.$': '$.plan', 'results.$': '$.results' },
-      Retry: [{
-        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
-      }],
-      End: true,
-    });
-  });
-
-  test('is valid Amazon States Language for asl-validator', () => {
-    const result = validate(definition);
-    expect(result.errors).toEqual([]);
-    expect(result.isValid).toBe(true);
-  });
-
   const errorsOf = (result: ReturnType<typeof validate>) => result.errors.map((e) => [e['Error code'], e.Message]);
 
   test('asl-validator rejects a copy whose Map leads to a state that does not exist', () => {
@@ -302,7 +333,7 @@ describe('state machine definition', () => {
   });
 });
 
-describe('clean-up state machine definition', () => {
+describe('clean-up state machine: deletion batches', () => {
   let definition: any;
   let cleanupFnArn: string;
 
@@ -310,30 +341,6 @@ describe('clean-up state machine definition', () => {
     const built = build();
     definition = definitionOf(built.template, built.stack, built.policy.cleanupStateMachine!);
     cleanupFnArn = functionArnOf(logicalIdOf(built.stack, built.policy.cleanupFunction));
-  });
-
-  test('plans the deletions, deletes the batches, then reports, within 12 hours', () => {
-    expect(definition.StartAt).toBe('PlanDeletions');
-    expect(Object.keys(definition.States)).toEqual(['PlanDeletions', 'DeleteBatches', 'ReportCleanup']);
-    expect(definition.States.PlanDeletions.Next).toBe('DeleteBatches');
-    expect(definition.States.DeleteBatches.Next).toBe('ReportCleanup');
-    expect(definition.States.ReportCleanup.End).toBe(true);
-    expect(definition.TimeoutSeconds).toBe(43_200);
-    expect(definition.Comment).toBe('One retention clean-up of a snapshot policy, in batches');
-  });
-
-  test('plans in the cleanup function with the slot, keeps the plan at $.plan and retries with full jitter', () => {
-    expect(definition.States.PlanDeletions).toEqual({
-      Type: 'Task',
-      Comment: 'List the policy\'s snapshots once, decide every set, write the expired sets to S3 in batches',
-      Resource: cleanupFnArn,
-      Parameters: { 'phase': 'plan-deletions', 'slot.$': '$.slot' },
-      ResultPath: '$.plan',
-      Next: 'DeleteBatches',
-      Retry: [{
-        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
-      }],
-    });
   });
 
   test('maps over $.plan.batches one batch at a time, so deletions never oversubscribe the account\'s bucket', () => {
@@ -393,24 +400,6 @@ describe('clean-up state machine definition', () => {
     expect(fields.sort()).toEqual([...Object.keys(result), 'error', 'key'].sort());
   });
 
-  test('reports in the cleanup function with the slot, the plan and every batch result', () => {
-    expect(definition.States.ReportCleanup).toEqual({
-      Type: 'Task',
-      Comment: 'Add the deletion results up and publish the metrics',
-      Resource: cleanupFnArn,
-      Parameters: { 'phase': 'report-cleanup', 'slot.$': '$.slot', 'plan.$': '$.plan', 'results.$': '$.results' },
-      Retry: [{
-        ErrorEquals: [...LAMBDA_ERRORS, 'States.TaskFailed'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL',
-      }],
-      End: true,
-    });
-  });
-
-  test('is valid Amazon States Language for asl-validator', () => {
-    const result = validate(definition);
-    expect(result.errors).toEqual([]);
-    expect(result.isValid).toBe(true);
-  });
 });
 
 describe('state machine resource', () => {
