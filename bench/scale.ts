@@ -18,12 +18,12 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import {
   CreateSnapshotsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeTagsCommand, EC2Client,
-  RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { countRecords, EC2_LIMITS, FaultProxy, startFaultProxy } from './fault-proxy';
+import { FLEET_TAG, growFleet } from './fleet';
 import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
 import { handler } from '../lambda/orchestrated';
 import { realClock } from '../lambda/rate-limiter';
@@ -38,9 +38,6 @@ const MOTO_INDEX = process.env.BENCH_SCALE_MOTO_INDEX !== '0';
 const THROTTLE_RATE = Number(process.env.BENCH_SCALE_THROTTLE_RATE ?? 0);
 const SERVER_ERROR_RATE = Number(process.env.BENCH_SCALE_SERVER_ERROR_RATE ?? 0);
 /** Instances per RunInstances call; moto makes one reservation of each call. */
-const SEED_CHUNK = 250;
-const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-const FLEET_TAG = { Key: 'BenchFleet', Value: 'yes' };
 const PLAN_BUCKET = 'scale-bench-plans';
 /** The clean-up stage: this many snapshots of this policy (one-volume instances, CLEANUP_SLOTS sets each). */
 const CLEANUP_SNAPSHOTS = Number(process.env.BENCH_SCALE_CLEANUP_SNAPSHOTS ?? 20_000);
@@ -583,22 +580,11 @@ async function resetMoto(moto: MotoServer, ec2: EC2Client, s3: S3Client): Promis
   await s3.send(new CreateBucketCommand({ Bucket: PLAN_BUCKET }));
 }
 
-/** A tagged fleet of `size` running instances, one reservation per SEED_CHUNK, spread over zones. */
+/** A tagged fleet of `size` running instances (bench/fleet.ts). */
 async function seed(ec2: EC2Client, size: number): Promise<string[]> {
   const imageId = (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
   const fleet: string[] = [];
-  while (fleet.length < size) {
-    const count = Math.min(SEED_CHUNK, size - fleet.length);
-    const out = await ec2.send(new RunInstancesCommand({
-      ImageId: imageId,
-      InstanceType: 't3.micro',
-      MinCount: count,
-      MaxCount: count,
-      Placement: { AvailabilityZone: ZONES[Math.floor(fleet.length / SEED_CHUNK) % ZONES.length] },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [FLEET_TAG] }],
-    }));
-    for (const i of out.Instances ?? []) fleet.push(i.InstanceId!);
-  }
+  await growFleet(ec2, imageId, fleet, size);
   return fleet;
 }
 

@@ -9,12 +9,13 @@
 // every retry goes through the paced loop and takes a token: 3 shows what SDK retries do to the bucket)
 import {
   CreateSnapshotsCommand, DeleteTagsCommand, DescribeImagesCommand, DescribeTagsCommand, EC2Client,
-  paginateDescribeInstances, RunInstancesCommand,
+  paginateDescribeInstances,
 } from '@aws-sdk/client-ec2';
 // The SDK's own retry module (a dependency of @aws-sdk/client-ec2), for its standard strategy with scaled delays.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { countRecords, FaultProxy, RequestRecord, startFaultProxy } from './fault-proxy';
+import { FLEET_TAG, growFleet, SEED_CHUNK } from './fleet';
 import { readConfig } from '../lambda/config';
 import { Ec2Adapter } from '../lambda/ec2';
 import { INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
@@ -34,9 +35,6 @@ const SIZES = (process.env.BENCH_SIZES ?? '100,500,2000').split(',').map(Number)
 const FAULT_SIZE = Number(process.env.BENCH_FAULT_SIZE ?? Math.max(...SIZES));
 const SDK_MAX_ATTEMPTS = Number(process.env.BENCH_SDK_MAX_ATTEMPTS ?? 1);
 /** Instances per RunInstances call; moto makes one reservation of each call. */
-const SEED_CHUNK = 250;
-const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-const FLEET_TAG = { Key: 'BenchFleet', Value: 'yes' };
 const POLICY_ID = 'bench';
 /** EC2's CreateSnapshots bucket: the limit a run's wall time is measured against. */
 const BURST = 100;
@@ -232,21 +230,10 @@ async function verify(
   };
 }
 
-/** Grows the tagged fleet to `size` instances, in chunks of one reservation each, spread over zones. */
+/** Grows the tagged fleet to `size` instances; the seconds it took. */
 async function seedTo(direct: EC2Client, imageId: string, fleet: string[], size: number): Promise<number> {
   const t0 = process.hrtime.bigint();
-  while (fleet.length < size) {
-    const count = Math.min(SEED_CHUNK, size - fleet.length);
-    const out = await direct.send(new RunInstancesCommand({
-      ImageId: imageId,
-      InstanceType: 't3.micro',
-      MinCount: count,
-      MaxCount: count,
-      Placement: { AvailabilityZone: ZONES[Math.floor(fleet.length / SEED_CHUNK) % ZONES.length] },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [FLEET_TAG] }],
-    }));
-    for (const i of out.Instances ?? []) fleet.push(i.InstanceId!);
-  }
+  await growFleet(direct, imageId, fleet, size);
   return seconds(t0);
 }
 
