@@ -140,6 +140,11 @@ const keyOf = (slot: string, index: number) => `runs/MyStack%2FNightly/${slot}/b
 
 const executeEvent = (ref: BatchRef, slot = SLOT) => ({ phase: 'execute-batch', slot, index: ref.index, key: ref.key });
 
+/** What the BatchNotRun state passes on for a batch that failed for good: all its instances not reached. */
+const notRunResult = (ref: BatchRef, error: string) => ({
+  batch: ref.index, key: ref.key, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: ref.size, failures: [], durationMs: 0, error,
+});
+
 const emfLines = (logs: LogLine[]) => logs.filter((l) => '_aws' in l) as any[];
 
 beforeAll(async () => {
@@ -406,18 +411,7 @@ describe('report', () => {
     const results: unknown[] = [];
     for (const ref of plan.batches.slice(0, 2)) results.push((await invokeOnce<BatchResult>(executeEvent(ref))).result);
     // What the BatchNotRun state of the state machine passes on for the third batch.
-    results.push({
-      batch: 2,
-      key: plan.batches[2].key,
-      created: 0,
-      dryRunOk: 0,
-      alreadyDone: 0,
-      failed: 0,
-      notReached: 1,
-      failures: [],
-      durationMs: 0,
-      error: 'States.Timeout',
-    });
+    results.push(notRunResult(plan.batches[2], 'States.Timeout'));
     proxy.clear();
 
     const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results: asJson(results) });
@@ -455,18 +449,7 @@ describe('report', () => {
     for (const ref of plan.batches.slice(0, 2)) results.push((await invokeOnce<BatchResult>(executeEvent(ref))).result);
     // The third batch made its set, then its invocation failed (say, a timeout before it could answer).
     await invokeOnce<BatchResult>(executeEvent(plan.batches[2]));
-    results.push({
-      batch: 2,
-      key: plan.batches[2].key,
-      created: 0,
-      dryRunOk: 0,
-      alreadyDone: 0,
-      failed: 0,
-      notReached: 1,
-      failures: [],
-      durationMs: 0,
-      error: 'Sandbox.Timedout',
-    });
+    results.push(notRunResult(plan.batches[2], 'Sandbox.Timedout'));
 
     const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results: asJson(results) });
 
