@@ -1,8 +1,8 @@
 // The project definition: projen writes package.json, tsconfig files, tasks and ignore files from this.
 import { awscdk, javascript, JsonFile } from 'projen';
 
-/** Handler entry points under lambda/, each bundled into assets/<name>/index.js at build time. */
-const HANDLERS = ['create-snapshots', 'clean-up', 'orchestrated'];
+/** Handler entry points, lambda/handlers/<name>.ts, each bundled into assets/<name>/index.js at build time. */
+const HANDLERS = ['snapshot-run', 'cleanup', 'orchestrated'];
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-snapshot-policy',
@@ -78,6 +78,27 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/assets/', '/.jsii.tabl.json', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
 });
 
+// Pure logic and the runs that drive it never call AWS themselves: only lambda/adapters/ imports the SDK.
+project.eslint?.addOverride({
+  files: ['lambda/logic/**/*.ts', 'lambda/runs/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [{ group: ['@aws-sdk/*', '@smithy/*'], message: 'lambda/logic and lambda/runs take plain data: AWS calls belong in lambda/adapters' }],
+    }],
+  },
+});
+project.eslint?.addOverride({
+  files: ['lambda/logic/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: ['@aws-sdk/*', '@smithy/*'], message: 'lambda/logic takes plain data: AWS calls belong in lambda/adapters' },
+        { group: ['../adapters/*', '../runs/*', '../handlers/*'], message: 'lambda/logic depends on nothing but itself and the contract' },
+      ],
+    }],
+  },
+});
+
 // 3.8 resolves with enhanced-resolve; later versions need unrs-resolver (see jestVersion).
 project.deps.removeDependency('eslint-import-resolver-typescript');
 project.addDevDeps('eslint-import-resolver-typescript@~3.8.0');
@@ -89,7 +110,7 @@ const bundle = project.addTask('bundle:handlers', {
 });
 for (const name of HANDLERS) {
   bundle.exec(
-    `esbuild lambda/${name}.ts --bundle --platform=node --target=node20 --format=cjs ` +
+    `esbuild lambda/handlers/${name}.ts --bundle --platform=node --target=node20 --format=cjs ` +
       `--main-fields=module,main --minify --outfile=assets/${name}/index.js`,
   );
 }

@@ -15,7 +15,7 @@ const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-bench-'));
 function bundle(name: string, mainFields?: string[]): string {
   const outfile = path.join(out, name, 'index.js');
   buildSync({
-    entryPoints: [path.join(root, 'lambda', 'create-snapshots.ts')],
+    entryPoints: [path.join(root, 'lambda', 'handlers', 'snapshot-run.ts')],
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -4,9 +4,9 @@
 // The EC2 side (one DescribeSnapshots page per 1,000 snapshots) is measured by bench/scale.ts against moto.
 // Run: npx ts-node --transpile-only bench/cleanup-plan.ts   (knob: BENCH_CLEANUP_PLAN_SIZES=100000,200000)
 import { performance } from 'perf_hooks';
-import { cutSetBatches } from '../lambda/batches';
-import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
-import { decideSets, groupSets, RetentionRules } from '../lambda/retention';
+import { cutSetBatches } from '../lambda/logic/batches';
+import { decideSets, groupSets, RetentionRules } from '../lambda/logic/decide-sets';
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/logic/model';
 
 const SIZES = (process.env.BENCH_CLEANUP_PLAN_SIZES ?? '100000,200000').split(',').map(Number);
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_CLEANUP_PLAN_SIZES must list whole numbers, got ${process.env.BENCH_CLEANUP_PLAN_SIZES}`);

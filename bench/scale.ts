@@ -22,12 +22,12 @@ import {
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { countRecords, EC2_LIMITS, FaultProxy, startFaultProxy } from './fault-proxy';
 import { FLEET_TAG, growFleet } from './fleet';
-import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
-import { handler } from '../lambda/orchestrated';
-import { realClock } from '../lambda/rate-limiter';
+import { handler } from '../lambda/handlers/orchestrated';
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG } from '../lambda/logic/model';
+import { realClock } from '../lambda/support/rate-limiter';
 import { Orchestration, Retention, SnapshotPolicy } from '../lib';
+import { countRecords, EC2_LIMITS, FaultProxy, startFaultProxy } from '../test/support/fault-proxy';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 
 const REGION = 'us-east-1';

@@ -14,14 +14,14 @@ import {
 // The SDK's own retry module (a dependency of @aws-sdk/client-ec2), for its standard strategy with scaled delays.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { countRecords, FaultProxy, RequestRecord, startFaultProxy } from './fault-proxy';
 import { FLEET_TAG, growFleet, SEED_CHUNK } from './fleet';
-import { readConfig } from '../lambda/config';
-import { Ec2Adapter } from '../lambda/ec2';
-import { INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/model';
-import { defaultBackoffMs } from '../lambda/pacer';
-import { TokenBucket } from '../lambda/rate-limiter';
-import { executeRequests, planErrorOutcomes, planRun } from '../lambda/run-snapshots';
+import { Ec2Adapter } from '../lambda/adapters/ec2';
+import { INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/logic/model';
+import { executeRequests, planErrorOutcomes, planRun } from '../lambda/runs/snapshot-run';
+import { readConfig } from '../lambda/support/config';
+import { defaultBackoffMs } from '../lambda/support/pacer';
+import { TokenBucket } from '../lambda/support/rate-limiter';
+import { countRecords, FaultProxy, RequestRecord, startFaultProxy } from '../test/support/fault-proxy';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 
 process.env.AWS_REGION = 'us-east-1';

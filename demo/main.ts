@@ -7,7 +7,7 @@ import {
   EC2Client, RunInstancesCommand, Tag,
 } from '@aws-sdk/client-ec2';
 import { buildApp } from './app';
-import { planSnapshots } from '../lambda/plan';
+import { planSnapshots } from '../lambda/logic/plan';
 import { startMoto } from '../test/support/moto-server';
 
 const OUTDIR = path.join(__dirname, 'cdk.out');
@@ -15,6 +15,8 @@ const OUTDIR = path.join(__dirname, 'cdk.out');
 interface SynthFunction {
   readonly env: Record<string, string>;
   readonly assetDir: string;
+  /** The export the function's `handler` names (`index.<export>`). */
+  readonly exportName: string;
 }
 
 /** Finds a function's environment and asset folder in the synthesized cloud assembly. */
@@ -26,7 +28,11 @@ function synthesizedFunction(template: any, assets: any, logicalIdPrefix: string
   const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
   const source = assets.files[hash]?.source;
   if (!source || source.packaging !== 'zip') throw new Error(`no zip asset ${hash} for ${id}`);
-  return { env: resource.Properties.Environment.Variables, assetDir: path.join(OUTDIR, source.path) };
+  return {
+    env: resource.Properties.Environment.Variables,
+    assetDir: path.join(OUTDIR, source.path),
+    exportName: String(resource.Properties.Handler).replace(/^index\./, ''),
+  };
 }
 
 /** Loads a handler from its asset folder with the given environment, capturing its JSON log lines. */
@@ -36,7 +42,7 @@ async function invoke(fn: SynthFunction, extraEnv: Record<string, string>, event
   delete require.cache[require.resolve(entry)];
   // The asset is a built file chosen at run time, so it is loaded with require, not imported.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const handler = require(entry).handler;
+  const handler = require(entry)[fn.exportName];
   const logs: any[] = [];
   const original = { log: console.log, warn: console.warn, error: console.error };
   const capture = (line: unknown) => {

@@ -8,6 +8,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { createCleanupStateMachine, createRunStateMachine, Orchestration } from './orchestration';
+import { Handler } from './private/contract';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
@@ -263,10 +264,10 @@ export class SnapshotPolicy extends Construct {
       grantPlans(cleanupRole, 'ReadWriteCleanupPlans', 'cleanups');
       // DeleteSnapshot shares the CreateSnapshots bucket, so deletion batches are sized alike.
       const batchSize = String(batchSizeFor(timeout));
-      this.snapshotFunction = this.createFunction('SnapshotFunction', 'orchestrated', snapshotRole,
+      this.snapshotFunction = this.createFunction('SnapshotFunction', Handler.SNAPSHOT_PHASES, snapshotRole,
         { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
         'Plans and sends the batches of the snapshot policy\'s orchestrated runs');
-      this.cleanupFunction = this.createFunction('CleanupFunction', 'orchestrated', cleanupRole,
+      this.cleanupFunction = this.createFunction('CleanupFunction', Handler.CLEANUP_PHASES, cleanupRole,
         { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
         'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups');
       const stateMachine = createRunStateMachine(this, { runFunction: this.snapshotFunction, logRetention });
@@ -274,7 +275,7 @@ export class SnapshotPolicy extends Construct {
       const starterRole = this.createFunctionRole('StarterRole', 'the run starter');
       stateMachine.grantStartExecution(starterRole);
       cleanupStateMachine.grantStartExecution(starterRole);
-      const starter = this.createFunction('StarterFunction', 'orchestrated', starterRole,
+      const starter = this.createFunction('StarterFunction', Handler.START, starterRole,
         { ...environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn, CLEANUP_STATE_MACHINE_ARN: cleanupStateMachine.stateMachineArn },
         Duration.minutes(1), logRetention, 'Starts the run or clean-up of one slot of the snapshot policy, once');
       runTarget = starter;
@@ -285,9 +286,9 @@ export class SnapshotPolicy extends Construct {
       this.cleanupStateMachine = cleanupStateMachine;
       this.planBucket = bucket;
     } else {
-      this.snapshotFunction = this.createFunction('SnapshotFunction', 'create-snapshots', snapshotRole, environment, timeout, logRetention,
+      this.snapshotFunction = this.createFunction('SnapshotFunction', Handler.SNAPSHOT_RUN, snapshotRole, environment, timeout, logRetention,
         'Creates the snapshot sets of one run of the snapshot policy');
-      this.cleanupFunction = this.createFunction('CleanupFunction', 'clean-up', cleanupRole, environment, timeout, logRetention,
+      this.cleanupFunction = this.createFunction('CleanupFunction', Handler.CLEANUP, cleanupRole, environment, timeout, logRetention,
         'Deletes the snapshot sets that the snapshot policy no longer keeps');
       runTarget = this.snapshotFunction;
       cleanupTarget = this.cleanupFunction;
@@ -419,7 +420,7 @@ export class SnapshotPolicy extends Construct {
   }
 
   private createFunction(
-    id: string, asset: string, role: iam.Role, environment: Record<string, string>, timeout: Duration,
+    id: string, entry: { readonly asset: string; readonly export: string }, role: iam.Role, environment: Record<string, string>, timeout: Duration,
     retention: logs.RetentionDays, description: string,
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
@@ -432,8 +433,8 @@ export class SnapshotPolicy extends Construct {
       description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', asset)),
+      handler: `index.${entry.export}`,
+      code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', entry.asset)),
       memorySize: 512,
       timeout,
       role,

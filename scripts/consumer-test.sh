@@ -45,14 +45,14 @@ trap finish EXIT
 step "package"
 tarball=$(ls -t dist/js/*.tgz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
-  [ -f out/index.js ] && [ -f assets/create-snapshots/index.js ] && [ -f assets/clean-up/index.js ] && [ -f assets/orchestrated/index.js ] ||
+  [ -f out/index.js ] && [ -f assets/snapshot-run/index.js ] && [ -f assets/cleanup/index.js ] && [ -f assets/orchestrated/index.js ] ||
     fail "no dist/js/*.tgz and no built package: run npx projen bundle:handlers && npx projen compile first"
   tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
   tarball="$work/$tarball"
 fi
 cp "$tarball" "$work/cdk-snapshot-policy.tgz"
 tar -tzf "$work/cdk-snapshot-policy.tgz" > "$work/tarball-files.txt"
-for f in package/out/index.js package/out/index.d.ts package/assets/create-snapshots/index.js package/assets/clean-up/index.js package/assets/orchestrated/index.js package/.jsii; do
+for f in package/out/index.js package/out/index.d.ts package/assets/snapshot-run/index.js package/assets/cleanup/index.js package/assets/orchestrated/index.js package/.jsii; do
   grep -qx "$f" "$work/tarball-files.txt" || fail "$f missing from $tarball"
 done
 echo "using $tarball ($(wc -l < "$work/tarball-files.txt") files)"
@@ -178,7 +178,7 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const sha = (f) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-const shipped = new Map(['create-snapshots', 'clean-up', 'orchestrated'].map((n) => [sha(`node_modules/cdk-snapshot-policy/assets/${n}/index.js`), n]));
+const shipped = new Map(['snapshot-run', 'cleanup', 'orchestrated'].map((n) => [sha(`node_modules/cdk-snapshot-policy/assets/${n}/index.js`), n]));
 const found = new Set();
 for (const dir of fs.readdirSync('cdk.out.1').filter((d) => d.startsWith('asset.'))) {
   const files = fs.readdirSync(path.join('cdk.out.1', dir));
@@ -189,7 +189,7 @@ for (const dir of fs.readdirSync('cdk.out.1').filter((d) => d.startsWith('asset.
 for (const name of shipped.values()) if (!found.has(name)) { console.error(`no asset holds the ${name} bundle`); process.exit(1); }
 console.log(`asset folders hold exactly the shipped bundles: ${[...found].join(', ')}`);
 EOF
-done_step "assets: exactly the shipped create-snapshots, clean-up and orchestrated bundles"
+done_step "assets: exactly the shipped snapshot-run, cleanup and orchestrated bundles"
 
 step "cfn-lint (ignoring W3005 only)"
 command -v cfn-lint >/dev/null || fail "cfn-lint is not installed"

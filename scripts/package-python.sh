@@ -34,8 +34,8 @@ assert "cdk_snapshot_policy/__init__.py" in names, "module cdk_snapshot_policy m
 tgz = [n for n in names if n.startswith("cdk_snapshot_policy/_jsii/") and n.endswith(".jsii.tgz")]
 assert len(tgz) == 1, f"expected one embedded jsii tarball, found {tgz}"
 members = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz[0]))).getnames()
-for asset in ("package/assets/create-snapshots/index.js", "package/assets/clean-up/index.js",
+for asset in ("package/assets/snapshot-run/index.js", "package/assets/cleanup/index.js",
               "package/assets/orchestrated/index.js", "package/out/index.js"):
     assert asset in members, f"{asset} missing from {tgz[0]}"
-print(f"wheel ok: cdk_snapshot_policy module and {tgz[0]} with the create-snapshots, clean-up and orchestrated handler assets")
+print(f"wheel ok: cdk_snapshot_policy module and {tgz[0]} with the snapshot-run, cleanup and orchestrated handler assets")
 PY

@@ -6,8 +6,11 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { Handler } from '../../lib/private/contract';
 
-export type AssetName = 'create-snapshots' | 'clean-up' | 'orchestrated';
+/** A handler as a function's `handler` names it: the bundle (assets/<asset>/index.js) and its export. */
+export type HandlerEntry = (typeof Handler)[keyof typeof Handler];
+export type AssetName = HandlerEntry['asset'];
 
 export interface LogLine {
   readonly level: string;
@@ -37,7 +40,8 @@ for (const method of ['log', 'info', 'warn', 'error']) {
 }
 // Powertools writes its embedded-metric lines to process.stdout through a Console of its own.
 process.stdout.write = (chunk) => { lines.push(...String(chunk).split('\\n').filter((l) => l !== '')); return true; };
-const { handler } = require(process.argv[1]);
+const handler = require(process.argv[1])[process.argv[3]];
+if (typeof handler !== 'function') throw new Error('the bundle exports no function ' + process.argv[3]);
 const remaining = Number(process.argv[2]);
 process.on('message', async ({ id, event }) => {
   lines.length = 0;
@@ -74,12 +78,13 @@ interface Reply {
  * nothing of the test's own environment (credentials, profiles, endpoints) reaches the handler.
  */
 export async function startContainer(
-  name: AssetName, env: Record<string, string>, remainingTimeMs = 5 * 60_000,
+  handler: HandlerEntry, env: Record<string, string>, remainingTimeMs = 5 * 60_000,
 ): Promise<LambdaContainer> {
+  const name = handler.asset;
   // The bundle is what `npx projen bundle:handlers` last built (`npm test` builds it first); it is not rebuilt here.
-  const entry = path.join(ROOT, 'assets', name, 'index.js');
+  const entry = path.join(ROOT, 'assets', handler.asset, 'index.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist: run npx projen bundle:handlers first`);
-  const child: ChildProcess = spawn(process.execPath, ['-e', BOOTSTRAP, entry, String(remainingTimeMs)], {
+  const child: ChildProcess = spawn(process.execPath, ['-e', BOOTSTRAP, entry, String(remainingTimeMs), handler.export], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -1,6 +1,6 @@
 // A virtual clock for tests of time-dependent code (the token bucket, the pacer): time moves only when the
 // test runs the sleepers, so waits of minutes take no real time and results are exact.
-import { Clock } from '../../lambda/rate-limiter';
+import { Clock } from '../../lambda/support/rate-limiter';
 
 /**
  * A clock whose time moves only when every sleeper due earliest is woken: `run()` wakes sleepers in time

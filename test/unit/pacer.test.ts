@@ -1,9 +1,9 @@
 // Unit tests of the pacer (lambda/pacer.ts) on a virtual clock with a fake token bucket, and of the error
 // classification it relies on (lambda/errors.ts).
-import { errorCode, errorMessage, isRetryable } from '../lambda/errors';
-import { defaultBackoffMs, PacedResult, PacerOptions, runPaced } from '../lambda/pacer';
-import { TokenBucket } from '../lambda/rate-limiter';
-import { VirtualClock } from './support/virtual-clock';
+import { errorCode, errorMessage, isRetryable } from '../../lambda/support/errors';
+import { defaultBackoffMs, PacedResult, PacerOptions, runPaced } from '../../lambda/support/pacer';
+import { TokenBucket } from '../../lambda/support/rate-limiter';
+import { VirtualClock } from '../support/virtual-clock';
 
 /** A bucket that never makes anyone wait unless told to, and counts the tokens taken. */
 class FakeBucket {

@@ -1,9 +1,9 @@
 // Unit tests of the snapshot planner (lambda/plan.ts) on plain data: placement, instance selection, data
 // volume exclusion, the request's tags and flags, the server-side filters, and the run's slot.
-import { InstanceInfo, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, VolumeInfo } from '../lambda/model';
+import { InstanceInfo, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, VolumeInfo } from '../../lambda/logic/model';
 import {
   instanceFilters, MAX_EXCLUDED_VOLUMES, planSnapshots, PlanInput, PlanOptions, SNAPSHOT_STATES, slotOf,
-} from '../lambda/plan';
+} from '../../lambda/logic/plan';
 
 const SLOT = '2026-03-29T01:30:00Z';
 const OUTPOST_ARN = 'arn:aws:outposts:us-west-2:123456789012:outpost/op-0123456789abcdef0';

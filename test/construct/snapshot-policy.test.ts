@@ -8,8 +8,8 @@ import {
 } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
-import { Retention, SnapshotDestination, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
-import { allows, allStatements } from './support/iam-statements';
+import { Retention, SnapshotDestination, SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
+import { allows, allStatements } from '../support/iam-statements';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const INSTANCE_TAGS = { backup: 'nightly' };
@@ -229,24 +229,26 @@ describe('functions', () => {
   test('run Node.js 22 on arm64 with 512 MB', () => {
     const { template } = build();
     const functions = template.findResources('AWS::Lambda::Function', {
-      Properties: { Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512 },
+      Properties: { Runtime: 'nodejs22.x', Architectures: ['arm64'], MemorySize: 512 },
     });
     expect(Object.keys(functions)).toHaveLength(2);
   });
 
-  test('run the create-snapshots and clean-up bundles', () => {
+  test('run the snapshot-run and cleanup bundles, each function naming its own export', () => {
     const { stack, policy, template } = build();
     const hashOf = (bundle: string) =>
-      new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', 'assets', bundle) }).assetHash;
+      new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', '..', 'assets', bundle) }).assetHash;
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: SNAPSHOT_FN_DESCRIPTION,
       Role: stack.resolve(policy.snapshotFunction.role!.roleArn),
-      Code: { S3Key: `${hashOf('create-snapshots')}.zip` },
+      Code: { S3Key: `${hashOf('snapshot-run')}.zip` },
+      Handler: 'index.runSnapshots',
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: CLEANUP_FN_DESCRIPTION,
       Role: stack.resolve(policy.cleanupFunction.role!.roleArn),
-      Code: { S3Key: `${hashOf('clean-up')}.zip` },
+      Code: { S3Key: `${hashOf('cleanup')}.zip` },
+      Handler: 'index.runCleanup',
     });
   });
 

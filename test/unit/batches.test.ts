@@ -6,9 +6,9 @@ import * as fc from 'fast-check';
 import {
   batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
   MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, mergeAttempts, rerunKey, sumBatches, sumDeleteBatches, withoutHeldSets,
-} from '../lambda/batches';
-import { instancesWithSetForSlot } from '../lambda/idempotency';
-import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
+} from '../../lambda/logic/batches';
+import { instancesWithSetForSlot } from '../../lambda/logic/idempotency';
+import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
 
 /** Step Functions' rule for execution names: 1 to 80 characters, none of them whitespace, brackets, wildcards or `"#%\^|~`$&,;:/`. */
 const STEP_FUNCTIONS_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;

@@ -10,9 +10,9 @@ import {
 } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
-import { batchResult, deleteBatchResult } from '../lambda/batches';
-import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../lib';
-import { allows, allStatements, asList } from './support/iam-statements';
+import { batchResult, deleteBatchResult } from '../../lambda/logic/batches';
+import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
+import { allows, allStatements, asList } from '../support/iam-statements';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const INSTANCE_TAGS = { backup: 'nightly' };
@@ -483,7 +483,7 @@ describe('schedule and functions', () => {
 
   test('the run function, the cleanup function and the starter all run the orchestrated bundle', () => {
     const { template } = build();
-    const hash = new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', 'assets', 'orchestrated') }).assetHash;
+    const hash = new s3assets.Asset(newStack('Other'), 'Bundle', { path: path.join(__dirname, '..', '..', 'assets', 'orchestrated') }).assetHash;
     for (const description of [RUN_FN_DESCRIPTION, STARTER_FN_DESCRIPTION, CLEANUP_FN_DESCRIPTION]) {
       template.hasResourceProperties('AWS::Lambda::Function', { Description: description, Code: { S3Key: `${hash}.zip` } });
     }

@@ -2,7 +2,7 @@
 // metric methods, the dead-letter queue, and the role the schedules invoke the functions with.
 import { App, Duration, Stack, aws_sns as sns } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import { SnapshotPolicy, SnapshotPolicyProps } from '../lib';
+import { SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 

@@ -2,10 +2,10 @@
 // time zones and live-instance lists, the decisions keep every promise the README makes, and equal those of
 // a small reference model written here from the README's wording rather than from the code.
 import * as fc from 'fast-check';
-import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
 import {
   applyRules, bucketKey, CleanupOptions, decideSets, groupSets, RetentionRules, SetDecision, SnapshotSet,
-} from '../lambda/retention';
+} from '../../lambda/logic/decide-sets';
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
 
 const NUM_RUNS = 10_000;
 

@@ -1,10 +1,10 @@
 // Example tests of the retention rules (lambda/retention.ts), each against a hand-computed expectation:
 // restic-style keep rules, buckets in a time zone across DST changes, ISO weeks and month ends, grouping of
 // snapshots into sets, and the cleaner's guarantees (pending, error grace, newest, hold, orphans).
-import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/model';
 import {
   applyRules, bucketKey, CleanupOptions, decideSets, groupSets, RetentionRules, SetState, SnapshotSet,
-} from '../lambda/retention';
+} from '../../lambda/logic/decide-sets';
+import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
 
 const HOUR = 3600;
 const DAY = 86_400;

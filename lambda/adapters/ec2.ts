@@ -4,8 +4,8 @@ import {
   CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, EC2Client,
   paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Tag,
 } from '@aws-sdk/client-ec2';
-import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from './model';
-import { TokenBucket } from './rate-limiter';
+import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from '../logic/model';
+import { TokenBucket } from '../support/rate-limiter';
 
 function tagMap(tags: Tag[] | undefined): Tags {
   const result: Tags = {};

@@ -3,12 +3,13 @@
 // in use by an AMI. Every targeted instance must end with a set or a reported failure, the metrics must
 // match what moto holds, the cleaner must delete nothing extra, and a duplicated slot must create nothing.
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { FaultProxy, startFaultProxy } from '../bench/fault-proxy';
-import type { CleanupReport } from '../lambda/clean-up';
-import type { RunReport } from '../lambda/run-snapshots';
-import { assertImage, emulatorClient, emulatorEnv, launch, tagRecord } from './support/emulator-ec2';
-import { LambdaContainer, startContainer } from './support/lambda-container';
-import { MotoServer, startMoto } from './support/moto-server';
+import type { CleanupReport } from '../../lambda/runs/cleanup';
+import type { RunReport } from '../../lambda/runs/snapshot-run';
+import { Handler } from '../../lib/private/contract';
+import { assertImage, emulatorClient, emulatorEnv, launch, tagRecord } from '../support/emulator-ec2';
+import { FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import { LambdaContainer, startContainer } from '../support/lambda-container';
+import { MotoServer, startMoto } from '../support/moto-server';
 
 const POLICY_ID = 'faults';
 const FLEET_SIZE = 12;
@@ -29,8 +30,8 @@ function env(): Record<string, string> {
   };
 }
 
-async function container(name: 'create-snapshots' | 'clean-up'): Promise<LambdaContainer> {
-  const c = await startContainer(name, env());
+async function container(name: 'snapshot-run' | 'cleanup'): Promise<LambdaContainer> {
+  const c = await startContainer(name === 'snapshot-run' ? Handler.SNAPSHOT_RUN : Handler.CLEANUP, env());
   containers.push(c);
   return c;
 }
@@ -78,7 +79,7 @@ test('under throttling, 5xx and a vanished instance, every instance ends with a 
   proxy.vanish(vanished);
   // Besides the random 5 %, one certain InternalError, so the retry path is always exercised.
   proxy.failOnce('CreateSnapshots', fleet[5]);
-  const snapshotter = await container('create-snapshots');
+  const snapshotter = await container('snapshot-run');
 
   const { result, logs } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
 
@@ -108,7 +109,7 @@ test('under throttling, 5xx and a vanished instance, every instance ends with a 
 test('a duplicated invocation of the same slot creates nothing new', async () => {
   const before = await setsInMoto();
   const createsBefore = proxy.records.filter((r) => r.action === 'CreateSnapshots').length;
-  const snapshotter = await container('create-snapshots');
+  const snapshotter = await container('snapshot-run');
 
   const { result, logs } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
 
@@ -123,7 +124,7 @@ test('a duplicated invocation of the same slot creates nothing new', async () =>
 });
 
 test('the cleaner skips and reports a snapshot in use, deletes exactly the expired rest, and tries it again next run', async () => {
-  const snapshotter = await container('create-snapshots');
+  const snapshotter = await container('snapshot-run');
   for (const slot of SLOTS.slice(1)) {
     const { result } = await snapshotter.invoke<RunReport>({ slot });
     expect(result.notReached).toBe(0);
@@ -137,7 +138,7 @@ test('the cleaner skips and reports a snapshot in use, deletes exactly the expir
   expect(expected.length).toBeGreaterThan(0);
   const inUse = expected[0];
   proxy.markInUse(inUse);
-  const cleaner = await container('clean-up');
+  const cleaner = await container('cleanup');
 
   const { result, logs } = await cleaner.invoke<CleanupReport>({});
 
@@ -156,7 +157,7 @@ test('the cleaner skips and reports a snapshot in use, deletes exactly the expir
 
   // The next run tries the skipped snapshot again (still in use here), and deletes nothing else.
   const deletesBefore = proxy.records.filter((r) => r.action === 'DeleteSnapshot' && r.status === 200).length;
-  const next = await (await container('clean-up')).invoke<CleanupReport>({});
+  const next = await (await container('cleanup')).invoke<CleanupReport>({});
   expect(next.result.snapshotsSkipped.map((s) => s.snapshotId)).toEqual([inUse]);
   expect(next.result.snapshotsDeleted).toBe(0);
   expect(proxy.records.filter((r) => r.action === 'DeleteSnapshot' && r.status === 200).length).toBe(deletesBefore);

@@ -1,12 +1,12 @@
 // A snapshot run in two phases that an orchestrator can also call apart: plan (one pass over the fleet,
 // pure decisions) and execute (send a batch of planned requests under the rate limit).
-import { PolicyConfig } from './config';
-import { Ec2Adapter } from './ec2';
-import { instancesWithSetForSlot } from './idempotency';
-import { log } from './log';
-import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG, SLOT_TAG, SnapshotPlan } from './model';
-import { runPaced } from './pacer';
-import { instanceFilters, planSnapshots } from './plan';
+import { Ec2Adapter } from '../adapters/ec2';
+import { instancesWithSetForSlot } from '../logic/idempotency';
+import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG, SLOT_TAG, SnapshotPlan } from '../logic/model';
+import { instanceFilters, planSnapshots } from '../logic/plan';
+import { PolicyConfig } from '../support/config';
+import { log } from '../support/log';
+import { runPaced } from '../support/pacer';
 
 export async function planRun(ec2: Ec2Adapter, config: PolicyConfig, slot: string): Promise<SnapshotPlan> {
   const [instances, zoneTypes, taggedVolumes] = await Promise.all([

@@ -4,9 +4,9 @@ import {
   CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, DescribeImagesCommand,
   DescribeInstancesCommand, EC2Client, RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { FaultProxy, FaultProxyOptions, startFaultProxy } from '../bench/fault-proxy';
-import { errorCode, isRetryable } from '../lambda/errors';
-import { MotoServer, startMoto } from './support/moto-server';
+import { errorCode, isRetryable } from '../../lambda/support/errors';
+import { FaultProxy, FaultProxyOptions, startFaultProxy } from '../support/fault-proxy';
+import { MotoServer, startMoto } from '../support/moto-server';
 
 let moto: MotoServer;
 let instanceId: string;

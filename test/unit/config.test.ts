@@ -1,6 +1,6 @@
 // Unit tests of the handlers' configuration (lambda/config.ts): the environment strings the construct sets
 // are parsed to typed values, and each malformed variable fails with its name, the rule and the value.
-import { PolicyConfig, readConfig } from '../lambda/config';
+import { PolicyConfig, readConfig } from '../../lambda/support/config';
 
 const MINIMAL = { POLICY_ID: 'stack/policy', INSTANCE_TAGS: '{"backup":"nightly"}' };
 

@@ -1,7 +1,7 @@
 // Unit tests of the token bucket (lambda/rate-limiter.ts) on a virtual clock: the burst, the refill rate,
 // first-come first-served waiting, the delay it predicts, and its validation.
-import { TokenBucket } from '../lambda/rate-limiter';
-import { VirtualClock } from './support/virtual-clock';
+import { TokenBucket } from '../../lambda/support/rate-limiter';
+import { VirtualClock } from '../support/virtual-clock';
 
 /** Starts `take()` for each name at the clock's current time and records when each one got its token. */
 function takeAll(bucket: TokenBucket, clock: VirtualClock, names: string[], served: Array<[string, number]>): Array<Promise<void>> {

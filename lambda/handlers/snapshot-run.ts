@@ -1,13 +1,13 @@
 // Lambda entry point of the snapshot run. The schedule invokes it with {"slot": "<scheduled time>"};
 // on demand, any event works (the slot is then the current minute). An orchestrator can call the phases
 // apart: {"phase": "plan"} returns the plan, {"phase": "execute", "slot", "requests"} sends a batch.
-import { PolicyConfig, readConfig } from './config';
-import { defaultBuckets, Ec2Adapter } from './ec2';
-import { log } from './log';
-import { publishCounts } from './metrics';
-import { InstanceOutcome, PlannedSnapshot } from './model';
-import { slotOf } from './plan';
-import { executeRequests, planErrorOutcomes, planRun, RunReport, skipDone, summarize } from './run-snapshots';
+import { defaultBuckets, Ec2Adapter } from '../adapters/ec2';
+import { InstanceOutcome, PlannedSnapshot } from '../logic/model';
+import { slotOf } from '../logic/plan';
+import { executeRequests, planErrorOutcomes, planRun, RunReport, skipDone, summarize } from '../runs/snapshot-run';
+import { PolicyConfig, readConfig } from '../support/config';
+import { log } from '../support/log';
+import { publishCounts } from '../support/metrics';
 
 export interface SnapshotEvent {
   readonly slot?: string;
@@ -30,7 +30,7 @@ function init() {
   return state;
 }
 
-export async function handler(event: SnapshotEvent | undefined, context?: LambdaContext): Promise<unknown> {
+export async function runSnapshots(event: SnapshotEvent | undefined, context?: LambdaContext): Promise<unknown> {
   const { config, ec2 } = init();
   const slot = slotOf(event, new Date());
   const remaining = context?.getRemainingTimeInMillis() ?? 15 * 60_000;

@@ -7,14 +7,14 @@ import {
   EC2ServiceException,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { cleanUp } from '../lambda/clean-up';
-import { readConfig } from '../lambda/config';
-import { defaultBuckets, Ec2Adapter } from '../lambda/ec2';
-import { Destination, InstanceInfo, PlacementKind } from '../lambda/model';
-import { planSnapshots, PlanOptions } from '../lambda/plan';
-import { executeRequests } from '../lambda/run-snapshots';
-import { assertImage, emulatorClient, launch, Launched, tagList } from './support/emulator-ec2';
-import { MotoServer, startMoto } from './support/moto-server';
+import { defaultBuckets, Ec2Adapter } from '../../lambda/adapters/ec2';
+import { Destination, InstanceInfo, PlacementKind } from '../../lambda/logic/model';
+import { planSnapshots, PlanOptions } from '../../lambda/logic/plan';
+import { cleanup } from '../../lambda/runs/cleanup';
+import { executeRequests } from '../../lambda/runs/snapshot-run';
+import { readConfig } from '../../lambda/support/config';
+import { assertImage, emulatorClient, launch, Launched, tagList } from '../support/emulator-ec2';
+import { MotoServer, startMoto } from '../support/moto-server';
 
 const SLOT = '2026-01-01T03:00:00Z';
 const OUTPOST_ARN = 'arn:aws:outposts:us-east-1:123456789012:outpost/op-0123456789abcdef0';
@@ -243,7 +243,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
       .rejects(ec2Error('InvalidSnapshot.InUse', 'The snapshot snap-1a is currently in use by ami-0123456789abcdef0', 400));
     const config = readConfig({ POLICY_ID: 'p', INSTANCE_TAGS: '{"Backup":"nightly"}', RETENTION: '{"last":1}' });
 
-    const report = await cleanUp(new Ec2Adapter(client, defaultBuckets()), config, new Date('2026-01-10T00:00:00Z'), Date.now() + 60_000);
+    const report = await cleanup(new Ec2Adapter(client, defaultBuckets()), config, new Date('2026-01-10T00:00:00Z'), Date.now() + 60_000);
 
     expect(report).toEqual({
       policyId: 'p',

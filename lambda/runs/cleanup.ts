@@ -1,18 +1,14 @@
-// Lambda entry point of the retention cleaner: lists this policy's snapshots, decides per instance which
-// sets to keep (retention.ts) and deletes the snapshots of expired sets, under the mutation rate limit.
-// The two halves (decide, delete) are also called apart by orchestrated runs (orchestrated.ts).
-import { PolicyConfig, readConfig } from './config';
-import { defaultBuckets, Ec2Adapter } from './ec2';
-import { log } from './log';
-import { publishCounts } from './metrics';
-import { POLICY_ID_TAG, SnapshotInfo } from './model';
-import { runPaced } from './pacer';
-import { instanceFilters } from './plan';
-import { decideSets, groupSets, SetDecision } from './retention';
-
-interface LambdaContext {
-  getRemainingTimeInMillis(): number;
-}
+// The retention clean-up: lists this policy's snapshots, decides per instance which sets to keep
+// (logic/decide-sets.ts) and deletes the snapshots of expired sets, under the mutation rate limit. The two
+// halves (decide, delete) are also called apart by the orchestrated clean-up's phases.
+import { Ec2Adapter } from '../adapters/ec2';
+import { decideSets, groupSets, SetDecision } from '../logic/decide-sets';
+import { POLICY_ID_TAG, SnapshotInfo } from '../logic/model';
+import { instanceFilters } from '../logic/plan';
+import { PolicyConfig } from '../support/config';
+import { log } from '../support/log';
+import { publishCounts } from '../support/metrics';
+import { runPaced } from '../support/pacer';
 
 export interface CleanupReport {
   readonly policyId: string;
@@ -36,16 +32,6 @@ export interface Deletions {
   readonly setsDeleted: number;
   readonly snapshotsDeleted: number;
   readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
-}
-
-let state: { config: PolicyConfig; ec2: Ec2Adapter } | undefined;
-
-function init() {
-  if (!state) {
-    const config = readConfig(process.env);
-    state = { config, ec2: Ec2Adapter.fromEnvironment(defaultBuckets(config.mutateBurst, config.mutateRatePerSecond)) };
-  }
-  return state;
 }
 
 /** Lists the policy's snapshots (and, for orphans, the live fleet) and decides every set's fate. */
@@ -110,7 +96,7 @@ export async function deleteSets(
   };
 }
 
-export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
+export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
   const { decisions, unrecognized } = await decideCleanup(ec2, config, now);
   const doomed = decisions.filter((d) => d.action === 'delete').map((d) => d.set);
   const deletions = await deleteSets(ec2, config, doomed, deadline);
@@ -126,10 +112,4 @@ export async function cleanUp(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
     SetsDeleted: report.setsDeleted, SnapshotsDeleted: report.snapshotsDeleted, DeletesSkipped: report.snapshotsSkipped.length,
   });
   return report;
-}
-
-export async function handler(_event: unknown, context?: LambdaContext): Promise<CleanupReport> {
-  const { config, ec2 } = init();
-  const remaining = context?.getRemainingTimeInMillis() ?? 15 * 60_000;
-  return cleanUp(ec2, config, new Date(), Date.now() + remaining - config.safetyMarginSeconds * 1000);
 }

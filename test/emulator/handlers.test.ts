@@ -6,13 +6,14 @@ import {
   AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand, EC2Client,
   Snapshot, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import type { CleanupReport } from '../lambda/clean-up';
-import type { PlannedSnapshot, SnapshotPlan } from '../lambda/model';
-import type { RunReport } from '../lambda/run-snapshots';
-import { assertImage, emulatorClient, emulatorEnv, launch, tagList, tagRecord } from './support/emulator-ec2';
-import { AssetName, LambdaContainer, startContainer } from './support/lambda-container';
-import { MotoServer, startMoto } from './support/moto-server';
-import { RecordingProxy, startRecordingProxy } from './support/recording-proxy';
+import type { PlannedSnapshot, SnapshotPlan } from '../../lambda/logic/model';
+import type { CleanupReport } from '../../lambda/runs/cleanup';
+import type { RunReport } from '../../lambda/runs/snapshot-run';
+import { Handler } from '../../lib/private/contract';
+import { assertImage, emulatorClient, emulatorEnv, launch, tagList, tagRecord } from '../support/emulator-ec2';
+import { HandlerEntry, LambdaContainer, startContainer } from '../support/lambda-container';
+import { MotoServer, startMoto } from '../support/moto-server';
+import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 
 const POLICY_ID = 'nightly-prod';
 const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
@@ -47,14 +48,15 @@ function policyEnv(overrides: Record<string, string> = {}): Record<string, strin
 const containers: LambdaContainer[] = [];
 
 /** A fresh Lambda container of a bundled handler, with the policy's environment and the given changes. */
-async function handler(name: AssetName, overrides: Record<string, string> = {}): Promise<LambdaContainer> {
-  const container = await startContainer(name, policyEnv(overrides));
+async function handler(name: 'snapshot-run' | 'cleanup', overrides: Record<string, string> = {}): Promise<LambdaContainer> {
+  const entry: HandlerEntry = name === 'snapshot-run' ? Handler.SNAPSHOT_RUN : Handler.CLEANUP;
+  const container = await startContainer(entry, policyEnv(overrides));
   containers.push(container);
   return container;
 }
 
 /** One invocation in a fresh container. */
-async function invokeOnce<R>(name: AssetName, event: unknown, overrides: Record<string, string> = {}) {
+async function invokeOnce<R>(name: 'snapshot-run' | 'cleanup', event: unknown, overrides: Record<string, string> = {}) {
   return (await handler(name, overrides)).invoke<R>(event);
 }
 
@@ -178,7 +180,7 @@ beforeEach(async () => {
 
 describe('snapshot run', () => {
   test('gives exactly the running or stopped instances that carry both policy tags one set each', async () => {
-    const { result, logs } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    const { result, logs } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] });
 
     const { outcomes, ...totals } = result;
     expect(totals).toEqual({
@@ -199,7 +201,7 @@ describe('snapshot run', () => {
   });
 
   test('a second invocation for the same slot creates nothing and reports the instances as already done', async () => {
-    const first = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    const first = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] });
     expect(first.result.created).toBe(3);
     const allPolicySnapshots = async () =>
       sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
@@ -207,7 +209,7 @@ describe('snapshot run', () => {
     proxy.clear();
 
     // A duplicated delivery of the same slot, in a new container (as a Lambda retry would be).
-    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    const { result } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] });
 
     expect(result.created).toBe(0);
     expect(result.alreadyDone).toBe(3);
@@ -219,12 +221,12 @@ describe('snapshot run', () => {
     expect(reported).toEqual(snapshotsAfterFirst);
 
     // Another slot is a new run.
-    const next = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[1] });
+    const next = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[1] });
     expect(next.result.created).toBe(3);
   });
 
   test('takes one snapshot of every attached volume, and reports their ids per instance', async () => {
-    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] });
+    const { result } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] });
 
     const sets = await policySets();
     for (const instanceId of [fleet.web, fleet.db, fleet.batch]) {
@@ -238,7 +240,7 @@ describe('snapshot run', () => {
   });
 
   test('tags every snapshot with the policy id, the instance id and the slot, and the user snapshotTags', async () => {
-    await invokeOnce<RunReport>('create-snapshots', { slot: '2026-01-01T03:00:00.000Z' });
+    await invokeOnce<RunReport>('snapshot-run', { slot: '2026-01-01T03:00:00.000Z' });
 
     const sets = await policySets();
     const snapshots = [...sets.values()].flatMap((bySlot) => [...bySlot.values()].flat());
@@ -257,7 +259,7 @@ describe('snapshot run', () => {
   });
 
   test('asks EC2 to leave out the data volume tagged NoBackup=true, and not the one tagged NoBackup=false', async () => {
-    const snapshotter = await handler('create-snapshots', { EXCLUDE_DATA_VOLUME_TAGS: JSON.stringify({ NoBackup: 'true' }) });
+    const snapshotter = await handler('snapshot-run', { EXCLUDE_DATA_VOLUME_TAGS: JSON.stringify({ NoBackup: 'true' }) });
     const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
     const { result } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
 
@@ -279,7 +281,7 @@ describe('snapshot run', () => {
   });
 
   test('with excludeBootVolume, snapshots only the data volumes and reports an instance without one as failed', async () => {
-    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { EXCLUDE_BOOT_VOLUME: 'true' });
+    const { result } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] }, { EXCLUDE_BOOT_VOLUME: 'true' });
 
     expect(result).toMatchObject({ planned: 3, created: 1, failed: 2, notReached: 0 });
     for (const instanceId of [fleet.web, fleet.batch]) {
@@ -294,7 +296,7 @@ describe('snapshot run', () => {
   });
 
   test('reports an instance EC2 does not know as failed, tried once, while the rest of the batch gets its sets', async () => {
-    const snapshotter = await handler('create-snapshots');
+    const snapshotter = await handler('snapshot-run');
     const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
     const ghostId = 'i-0123456789abcdef0';
     const model = plan.requests[0];
@@ -327,7 +329,7 @@ describe('snapshot run', () => {
   });
 
   test('a dry run reports every planned instance as dry-run and creates no snapshot', async () => {
-    const { result } = await invokeOnce<RunReport>('create-snapshots', { slot: SLOTS[0] }, { DRY_RUN: 'true' });
+    const { result } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] }, { DRY_RUN: 'true' });
 
     const { outcomes, ...totals } = result;
     expect(totals).toEqual({
@@ -347,7 +349,7 @@ describe('retention clean-up', () => {
   let foreign: { plain: string; otherPolicy: string; unreadable: string };
 
   beforeEach(async () => {
-    const snapshotter = await handler('create-snapshots');
+    const snapshotter = await handler('snapshot-run');
     for (const slot of SLOTS) {
       const { result } = await snapshotter.invoke<RunReport>({ slot });
       expect(result).toMatchObject({ created: 3, failed: 0 });
@@ -373,7 +375,7 @@ describe('retention clean-up', () => {
     const expired = [fleet.web, fleet.db, fleet.batch].flatMap((id) => [SLOTS[0], SLOTS[1]].flatMap(
       (slot) => before.get(id)!.get(slot)!.map((s) => s.SnapshotId!)));
 
-    const { result } = await invokeOnce<CleanupReport>('clean-up', { slot: '2026-01-05T03:00:00Z' });
+    const { result } = await invokeOnce<CleanupReport>('cleanup', { slot: '2026-01-05T03:00:00Z' });
 
     expect(result).toEqual({
       policyId: POLICY_ID,
@@ -395,7 +397,7 @@ describe('retention clean-up', () => {
     const ids = [foreign.plain, foreign.otherPolicy, foreign.unreadable];
     const before = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
 
-    const { logs } = await invokeOnce<CleanupReport>('clean-up', {});
+    const { logs } = await invokeOnce<CleanupReport>('cleanup', {});
 
     const after = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
     expect(sorted(after.map((s) => s.SnapshotId!))).toEqual(sorted(ids));
@@ -407,7 +409,7 @@ describe('retention clean-up', () => {
   test('a dry-run clean-up reports the snapshots it would delete and deletes none', async () => {
     const before = await policySets();
 
-    const { result, logs } = await invokeOnce<CleanupReport>('clean-up', {}, { DRY_RUN: 'true' });
+    const { result, logs } = await invokeOnce<CleanupReport>('cleanup', {}, { DRY_RUN: 'true' });
 
     expect(result).toEqual({
       policyId: POLICY_ID,
@@ -430,7 +432,7 @@ describe('retention clean-up', () => {
   test('deletes every set of an instance that lost a policy tag once its newest set is older than the orphan retention', async () => {
     await ec2.send(new DeleteTagsCommand({ Resources: [fleet.batch], Tags: [{ Key: 'Env' }] }));
 
-    const { result, logs } = await invokeOnce<CleanupReport>('clean-up', {}, { ORPHAN_RETENTION_SECONDS: '86400' });
+    const { result, logs } = await invokeOnce<CleanupReport>('cleanup', {}, { ORPHAN_RETENTION_SECONDS: '86400' });
 
     const newest = [SLOTS[2], SLOTS[3]];
     expect(await slotsByInstance()).toEqual({ [fleet.web]: newest, [fleet.db]: newest });
@@ -447,13 +449,13 @@ describe('restic-style rules over simulated days', () => {
       for (const hour of ['03', '15']) slots.push(`2026-01-${String(day).padStart(2, '0')}T${hour}:00:00Z`);
     }
     const rules = { RETENTION: JSON.stringify({ last: 2, daily: 3, weekly: 2 }), TIME_ZONE: 'Europe/London' };
-    const snapshotter = await handler('create-snapshots', rules);
+    const snapshotter = await handler('snapshot-run', rules);
     for (const slot of slots) {
       const { result } = await snapshotter.invoke<RunReport>({ slot });
       expect(result).toMatchObject({ created: 3, failed: 0 });
     }
 
-    const { result } = await invokeOnce<CleanupReport>('clean-up', {}, rules);
+    const { result } = await invokeOnce<CleanupReport>('cleanup', {}, rules);
 
     // Newest first: last 2 keeps Jan 10 15:00 and 03:00; daily 3 the newest of Jan 10, 9 and 8; weekly 2 the
     // newest of ISO week 2026-W2 (Jan 10 15:00) and of 2026-W1, which ends on Sunday Jan 4 (Jan 4 15:00).
@@ -463,7 +465,7 @@ describe('restic-style rules over simulated days', () => {
 
     // A second clean-up finds nothing more to delete.
     proxy.clear();
-    const again = await invokeOnce<CleanupReport>('clean-up', {}, rules);
+    const again = await invokeOnce<CleanupReport>('cleanup', {}, rules);
     expect(again.result).toMatchObject({ setsKept: 15, setsDeleted: 0, snapshotsDeleted: 0 });
     expect(proxy.requests('DeleteSnapshot')).toHaveLength(0);
   });

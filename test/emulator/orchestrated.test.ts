@@ -13,22 +13,22 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import {
   CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { BatchResult, DeleteBatchResult } from '../lambda/batches';
-import type { DoomedSet } from '../lambda/clean-up';
-import type { PlannedSnapshot } from '../lambda/model';
-import type { BatchRef, CleanupPlanSummary, PlanSummary } from '../lambda/orchestrated';
-import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList, tagRecord } from './support/emulator-ec2';
-import { AssetName, LambdaContainer, LogLine, startContainer } from './support/lambda-container';
-import { MotoServer, startMoto } from './support/moto-server';
-import { RecordingProxy, startRecordingProxy } from './support/recording-proxy';
+import type { BatchRef, CleanupPlanSummary, PlanSummary } from '../../lambda/handlers/orchestrated';
+import type { BatchResult, DeleteBatchResult } from '../../lambda/logic/batches';
+import type { PlannedSnapshot } from '../../lambda/logic/model';
+import type { DoomedSet } from '../../lambda/runs/cleanup';
+import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList, tagRecord } from '../support/emulator-ec2';
+import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../support/lambda-container';
+import { MotoServer, startMoto } from '../support/moto-server';
+import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 
 // A slash in the policy id, as in the default `<stack>/<path>`: the batch keys hold it URL-encoded.
 const POLICY_ID = 'MyStack/Nightly';
 const BUCKET = 'snapshot-plans';
 const SLOT = '2026-01-01T03:00:00Z';
 const ACCOUNT = '123456789012';
-// AssetName (test/support/lambda-container.ts) does not list the orchestrated bundle yet; startContainer runs any.
-const ORCHESTRATED = 'orchestrated' as string as AssetName;
+// The phases' dispatcher: every phase of both state machines and the starter.
+const ORCHESTRATED = { asset: 'orchestrated', export: 'handler' } as unknown as HandlerEntry;
 
 let moto: MotoServer;
 let proxy: RecordingProxy;

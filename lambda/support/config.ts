@@ -1,7 +1,7 @@
 // Reads the policy's configuration from the plain environment strings the construct sets, once per
 // container. A malformed value is a deployment bug, so it fails loudly with the variable's name.
-import { Destination, Tags } from './model';
-import { RetentionRules } from './retention';
+import { RetentionRules } from '../logic/decide-sets';
+import { Destination, Tags } from '../logic/model';
 
 export interface PolicyConfig {
   readonly policyId: string;

@@ -12,20 +12,20 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { defaultBuckets, Ec2Adapter } from '../adapters/ec2';
 import {
   batchResult, BatchResult, BatchRerun, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
   MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, MAX_RERUNS, mergeAttempts, rerunKey, sumBatches, sumDeleteBatches, withoutHeldSets,
-} from './batches';
-import { decideCleanup, deleteSets, DoomedSet } from './clean-up';
-import { PolicyConfig, readConfig } from './config';
-import { defaultBuckets, Ec2Adapter } from './ec2';
-import { errorMessage } from './errors';
-import { log } from './log';
-import { publishCounts } from './metrics';
-import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG } from './model';
-import { slotOf } from './plan';
-import { TokenBucket } from './rate-limiter';
-import { executeRequests, planRun, skipDone } from './run-snapshots';
+} from '../logic/batches';
+import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG } from '../logic/model';
+import { slotOf } from '../logic/plan';
+import { decideCleanup, deleteSets, DoomedSet } from '../runs/cleanup';
+import { executeRequests, planRun, skipDone } from '../runs/snapshot-run';
+import { PolicyConfig, readConfig } from '../support/config';
+import { errorMessage } from '../support/errors';
+import { log } from '../support/log';
+import { publishCounts } from '../support/metrics';
+import { TokenBucket } from '../support/rate-limiter';
 
 interface LambdaContext {
   getRemainingTimeInMillis(): number;
@@ -304,3 +304,8 @@ export async function handler(event: Event, context?: LambdaContext): Promise<un
       throw new Error(`unknown phase ${JSON.stringify((event as { phase?: unknown }).phase)}`);
   }
 }
+
+// Each function's handler names its own export (the starter, the run's phases, the clean-up's phases).
+export const start = handler;
+export const snapshotPhases = handler;
+export const cleanupPhases = handler;
