@@ -101,7 +101,7 @@ export function findFunction(template: TemplateSource, match: FunctionMatch): st
 
 /** A token as a readable placeholder: `${Ref:Bucket}`, `${GetAtt:Machine.Arn}`. */
 function placeholderOf(token: unknown): string {
-  const t = token as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | null;
+  const t = token as { 'Ref'?: string; 'Fn::GetAtt'?: [string, string] } | null;
   if (t?.Ref) return `\${Ref:${t.Ref}}`;
   if (t?.['Fn::GetAtt']) return `\${GetAtt:${t['Fn::GetAtt'].join('.')}}`;
   return `\${token:${JSON.stringify(token)}}`;
@@ -193,7 +193,9 @@ function hasState(definition: DefinitionJson, name: string): boolean {
  * The functions a machine's tasks invoke: each placeholder that stands for a function's `Fn::GetAtt Arn`,
  * to that function's settings.
  */
-export function machineFunctions(template: TemplateSource, machine: SynthesizedMachine, options: EnvironmentOptions = {}): Map<string, FunctionSettings> {
+export function machineFunctions(
+  template: TemplateSource, machine: SynthesizedMachine, options: EnvironmentOptions = {},
+): Map<string, FunctionSettings> {
   const resources = templateResources(template);
   const functions = new Map<string, FunctionSettings>();
   for (const [placeholder, token] of machine.tokens) {
