@@ -1,5 +1,5 @@
 // `npm run demo`: synthesizes the example app, then runs the handler code of the synthesized assets
-// against a local moto EC2 emulator: a small fleet, a few schedule slots, then the retention cleaner.
+// against a local moto EC2 emulator: a small fleet, a few schedule slots, then the retention clean-up.
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -174,18 +174,17 @@ async function main() {
     const slots = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
     for (const [n, slot] of slots.entries()) {
       console.log(`\n== Run ${n + 1}, slot ${slot}`);
-      const { result: plan } = await invoke(snapshotFn, awsEnv, { slot, phase: 'plan' });
-      if (n === 0) {
-        for (const r of plan.requests) {
-          console.log(`  plan ${label(r.instanceId)}: placement=${r.placement} zone=${r.zone} volumes=[${r.volumeIds.join(', ')}]` +
-            ` excluded=[${r.excludedVolumeIds.join(', ')}]`);
-          console.log(`       request ${JSON.stringify(r.params)}`);
-        }
-        for (const e of plan.errors) console.log(`  plan ${label(e.instanceId)}: ERROR ${e.error}`);
-        console.log('  (moto ignores ExcludeDataVolumeIds, CopyTagsFromSource, Location and OutpostArn: it snapshots every ' +
-          'volume, so db-1 gets 3 snapshots here where EC2 would make 2; the requests above are what EC2 receives)');
-      }
       const { result: report, logs: runLogs } = await invoke(snapshotFn, awsEnv, { slot });
+      if (n === 0) {
+        // The plan, as the run logs it: one `planned` line per instance, one `plan-failed` line per instance it cannot plan.
+        for (const p of runLogs.filter((l) => l.event === 'planned')) {
+          console.log(`  plan ${label(p.instanceId)}: placement=${p.placement} zone=${p.zone} volumes=[${p.volumeIds.join(', ')}]` +
+            ` excluded=[${p.excludedVolumeIds.join(', ')}]${p.location ? ` Location=${p.location}` : ''}${p.outpostArn ? ` OutpostArn=${p.outpostArn}` : ''}`);
+        }
+        for (const e of runLogs.filter((l) => l.event === 'plan-failed')) console.log(`  plan ${label(e.instanceId)}: ERROR ${e.error}`);
+        console.log('  (moto ignores ExcludeDataVolumeIds, CopyTagsFromSource, Location and OutpostArn: it snapshots every ' +
+          'volume, so db-1 gets 3 snapshots here where EC2 would make 2; the plan above is what EC2 is asked for)');
+      }
       for (const o of report.outcomes) {
         console.log(`  ${o.status.padEnd(8)} ${label(o.instanceId)}${o.snapshotIds ? ` -> ${o.snapshotIds.join(', ')}` : ''}${o.error ? ` ${o.error}` : ''}`);
       }
@@ -197,7 +196,7 @@ async function main() {
     const { result: again } = await invoke(snapshotFn, awsEnv, { slot: slots[3] });
     console.log(`  totals: created=${again.created} already-done=${again.alreadyDone}: no second set for the slot`);
 
-    console.log('\n== Retention cleaner (keepLast 2)');
+    console.log('\n== Retention clean-up (keepLast 2)');
     const { result: cleanup, logs } = await invoke(cleanupFn, awsEnv, {});
     for (const line of logs.filter((l) => l.event === 'set-keep' || l.event === 'set-delete')) {
       console.log(`  ${line.event === 'set-keep' ? 'keep  ' : 'delete'} ${label(line.instanceId)} slot ${line.slot} [${line.reasons.join(', ')}] ${line.snapshotIds.join(', ')}`);

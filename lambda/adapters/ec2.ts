@@ -4,6 +4,7 @@ import {
   CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, EC2Client,
   paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Tag,
 } from '@aws-sdk/client-ec2';
+import { Defaults } from '../../lib/private/contract';
 import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from '../logic/model';
 import { TokenBucket } from '../support/rate-limiter';
 
@@ -23,8 +24,11 @@ export interface Buckets {
 }
 
 /** Default buckets: EC2's documented sizes for the paginated describe calls and for snapshot mutations. */
-export function defaultBuckets(mutateBurst = 100, mutateRatePerSecond = 5): Buckets {
-  return { describe: new TokenBucket(100, 20), mutate: new TokenBucket(mutateBurst, mutateRatePerSecond) };
+export function defaultBuckets(mutateBurst: number = Defaults.MUTATE_BURST, mutateRatePerSecond: number = Defaults.MUTATE_RATE_PER_SECOND): Buckets {
+  return {
+    describe: new TokenBucket(Defaults.DESCRIBE_BURST, Defaults.DESCRIBE_RATE_PER_SECOND),
+    mutate: new TokenBucket(mutateBurst, mutateRatePerSecond),
+  };
 }
 
 export class Ec2Adapter {
@@ -39,6 +43,14 @@ export class Ec2Adapter {
    *   attempt goes through the caller's pacer and takes a token (SDK retries would bypass the bucket)
    */
   constructor(readonly client: EC2Client, readonly buckets: Buckets, readonly mutateClient: EC2Client = client) {}
+
+  /**
+   * The same clients and describe bucket with another mutation bucket: a batch of an orchestrated run starts
+   * its bucket where the run's budget says (`initialTokens`), not where the container's last batch left it.
+   */
+  withMutateBucket(mutate: TokenBucket): Ec2Adapter {
+    return new Ec2Adapter(this.client, { describe: this.buckets.describe, mutate }, this.mutateClient);
+  }
 
   async listInstances(filters: Array<{ Name: string; Values: string[] }>): Promise<InstanceInfo[]> {
     const instances: InstanceInfo[] = [];

@@ -1,6 +1,29 @@
 // Pure helpers for runs that an orchestrator (Step Functions) splits into batches: the execution name of a
 // slot, how a plan is cut into batches, and how batch results add up to one run report.
 import { InstanceOutcome } from './model';
+import { slotOf } from './plan';
+import { PlanPrefix } from '../../lib/private/contract';
+
+/**
+ * The slot of a plan, batch or report event, normalized as the starter normalizes it, so every phase and
+ * every snapshot tag of a run carry the same text even when an execution is started by hand with another
+ * spelling of the time (idempotency and retention compare slots as text). A missing slot is an error:
+ * defaulting to the clock, as the starter does, would give each phase of one run a different slot.
+ */
+export function phaseSlot(event: { readonly phase: string; readonly slot?: unknown }, now: Date): string {
+  if (event.slot === undefined || event.slot === null || event.slot === '') {
+    throw new Error(`event slot is required in phase ${event.phase}`);
+  }
+  return slotOf(event, now);
+}
+
+/**
+ * Where a batch is kept in the plan bucket: one folder per role (`PlanPrefix`: each role may reach only its
+ * own), policy and slot.
+ */
+export function batchKey(prefix: (typeof PlanPrefix)[keyof typeof PlanPrefix], policyId: string, slot: string, index: number): string {
+  return `${prefix}/${encodeURIComponent(policyId)}/${slot}/batch-${String(index).padStart(5, '0')}.json`;
+}
 
 /**
  * The Step Functions execution name of a slot. Names are unique per state machine for 90 days, so a
@@ -85,8 +108,8 @@ export interface BatchRerun {
 }
 
 /** Where the instances a batch's attempt did not reach are kept for its next attempt. */
-export function rerunKey(batchKey: string, attempt: number): string {
-  return `${batchKey.replace(/\.json$/, '')}-rerun-${attempt}.json`;
+export function rerunKey(key: string, attempt: number): string {
+  return `${key.replace(/\.json$/, '')}-rerun-${attempt}.json`;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Decides which snapshot sets the cleaner keeps and which it deletes. Pure: plain data in, decisions out.
+// Decides which snapshot sets the clean-up keeps and which it deletes. Pure: plain data in, decisions out.
 //
 // Keep rules follow restic's `forget` (https://restic.readthedocs.io/en/stable/060_forget.html): `last`
 // keeps the n newest sets; `hourly`..`yearly` keep the newest set in each of the n newest hours, days,

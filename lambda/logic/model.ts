@@ -1,5 +1,6 @@
 // Plain data shared by the planners, the adapter and the handlers. No SDK imports here: the planning
 // modules depend only on these shapes, so they can be tested (and reused by an orchestrator) on plain data.
+import { Tag } from '../../lib/private/contract';
 
 /** Where a snapshot set is stored, relative to the instance's placement. */
 export type Destination = 'PARENT_REGION' | 'LOCAL';
@@ -77,7 +78,7 @@ export interface InstanceOutcome {
   readonly attempts?: number;
 }
 
-/** A snapshot as the cleaner sees it (from DescribeSnapshots). */
+/** A snapshot as the clean-up sees it (from DescribeSnapshots). */
 export interface SnapshotInfo {
   readonly snapshotId: string;
   readonly state: string;
@@ -85,7 +86,7 @@ export interface SnapshotInfo {
   readonly tags: Tags;
 }
 
-/** Tag keys the policy writes on every snapshot it creates. */
-export const POLICY_ID_TAG = 'snapshot-policy:id';
-export const INSTANCE_ID_TAG = 'snapshot-policy:instance-id';
-export const SLOT_TAG = 'snapshot-policy:slot';
+/** Tag keys the policy writes on every snapshot it creates: the contract's, under the names tests and benchmarks use. */
+export const POLICY_ID_TAG = Tag.POLICY_ID;
+export const INSTANCE_ID_TAG = Tag.INSTANCE_ID;
+export const SLOT_TAG = Tag.SLOT;

@@ -73,8 +73,10 @@ export function placementParams(
     case 'outpost':
       return options.outpostDestination === 'LOCAL' ? { OutpostArn: instance.outpostArn } : {};
     default:
-      // Wavelength Zones and zones we cannot classify store their snapshots in the parent Region.
-      return { Location: 'regional' };
+      // Wavelength Zones and zones we cannot classify get neither: EC2 supports Location only for instances in
+      // Local Zones ("if the source instance is not in a Local Zone, omit this parameter"), and without it
+      // the snapshots are stored in the parent Region.
+      return {};
   }
 }
 

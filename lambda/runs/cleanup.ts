@@ -1,9 +1,11 @@
 // The retention clean-up: lists this policy's snapshots, decides per instance which sets to keep
-// (logic/decide-sets.ts) and deletes the snapshots of expired sets, under the mutation rate limit. The two
-// halves (decide, delete) are also called apart by the orchestrated clean-up's phases.
-import { Ec2Adapter } from '../adapters/ec2';
+// (logic/decide-sets.ts) and deletes the snapshots of expired sets, under the mutation rate limit. `cleanup`
+// is the whole clean-up of Orchestration.LAMBDA; the orchestrated phases (cleanup-batches.ts) call its two
+// halves (decide, delete) apart.
+import { Defaults, Metric, Tag } from '../../lib/private/contract';
+import type { Ec2Adapter } from '../adapters/ec2';
 import { decideSets, groupSets, SetDecision } from '../logic/decide-sets';
-import { POLICY_ID_TAG, SnapshotInfo } from '../logic/model';
+import { SnapshotInfo } from '../logic/model';
 import { instanceFilters } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
 import { log } from '../support/log';
@@ -40,7 +42,7 @@ export async function decideCleanup(
 ): Promise<{ decisions: SetDecision[]; unrecognized: SnapshotInfo[] }> {
   const { holdTag, orphanRetentionSeconds } = config;
   const [snapshots, live] = await Promise.all([
-    ec2.listPolicySnapshots(POLICY_ID_TAG, config.policyId),
+    ec2.listPolicySnapshots(Tag.POLICY_ID, config.policyId),
     orphanRetentionSeconds !== undefined ? ec2.listInstances(instanceFilters(config.instanceTags)) : Promise.resolve(undefined),
   ]);
   const { sets, unrecognized } = groupSets(snapshots, config.policyId, holdTag);
@@ -73,7 +75,7 @@ export async function deleteSets(
 ): Promise<Deletions> {
   const snapshotIds = sets.flatMap((s) => s.snapshotIds);
   const results = await runPaced(snapshotIds, (id) => ec2.deleteSnapshot(id, config.dryRun), {
-    bucket: ec2.buckets.mutate, concurrency: config.concurrency, deadline, maxAttempts: 8,
+    bucket: ec2.buckets.mutate, concurrency: config.concurrency, deadline, maxAttempts: Defaults.MAX_ATTEMPTS,
   });
   const skipped = new Map<string, string>();
   let deleted = 0;
@@ -96,6 +98,7 @@ export async function deleteSets(
   };
 }
 
+/** One whole clean-up in one invocation: decides every set, deletes the expired ones, publishes and logs. */
 export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
   const { decisions, unrecognized } = await decideCleanup(ec2, config, now);
   const doomed = decisions.filter((d) => d.action === 'delete').map((d) => d.set);
@@ -109,7 +112,9 @@ export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
   };
   log('cleanup-finished', { ...report });
   publishCounts(config.policyId, {
-    SetsDeleted: report.setsDeleted, SnapshotsDeleted: report.snapshotsDeleted, DeletesSkipped: report.snapshotsSkipped.length,
+    [Metric.SETS_DELETED]: report.setsDeleted,
+    [Metric.SNAPSHOTS_DELETED]: report.snapshotsDeleted,
+    [Metric.DELETES_SKIPPED]: report.snapshotsSkipped.length,
   });
   return report;
 }

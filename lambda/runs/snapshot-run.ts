@@ -1,12 +1,44 @@
-// A snapshot run in two phases that an orchestrator can also call apart: plan (one pass over the fleet,
-// pure decisions) and execute (send a batch of planned requests under the rate limit).
-import { Ec2Adapter } from '../adapters/ec2';
+// A snapshot run: plan (one pass over the fleet, pure decisions), then send the planned requests under the
+// rate limit, skipping instances an earlier invocation of the slot already did. `snapshotRun` is the whole
+// run of Orchestration.LAMBDA; the orchestrated phases (snapshot-batches.ts) call its halves apart.
+import { Defaults, Metric, Tag } from '../../lib/private/contract';
+import type { Ec2Adapter } from '../adapters/ec2';
 import { instancesWithSetForSlot } from '../logic/idempotency';
-import { InstanceOutcome, PlannedSnapshot, POLICY_ID_TAG, SLOT_TAG, SnapshotPlan } from '../logic/model';
+import { InstanceOutcome, PlannedSnapshot, SnapshotPlan } from '../logic/model';
 import { instanceFilters, planSnapshots } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
 import { log } from '../support/log';
+import { publishCounts } from '../support/metrics';
 import { runPaced } from '../support/pacer';
+
+/** One whole run in one invocation: plans the slot, sends every request, publishes and logs the outcome. */
+export async function snapshotRun(ec2: Ec2Adapter, config: PolicyConfig, slot: string, deadline: number): Promise<RunReport> {
+  log('run-started', { policyId: config.policyId, slot, dryRun: config.dryRun });
+  const plan = await planRun(ec2, config, slot);
+  return sendPlanned(ec2, config, slot, plan.requests, deadline, planErrorOutcomes(plan));
+}
+
+/**
+ * Sends planned requests as one run: skips the instances already done for the slot, sends the rest, and
+ * reports them with the instances that failed in the plan (`failedInPlan`), as metrics and a log line.
+ */
+export async function sendPlanned(
+  ec2: Ec2Adapter, config: PolicyConfig, slot: string, requests: readonly PlannedSnapshot[], deadline: number,
+  failedInPlan: readonly InstanceOutcome[] = [],
+): Promise<RunReport> {
+  const { toSend, done } = await skipDone(ec2, config, slot, requests);
+  const outcomes = await executeRequests(ec2, toSend, { deadline, concurrency: config.concurrency, maxAttempts: Defaults.MAX_ATTEMPTS });
+  const report = summarize(config, slot, [...failedInPlan, ...done, ...outcomes]);
+  publishCounts(config.policyId, {
+    [Metric.SETS_CREATED]: report.created,
+    [Metric.INSTANCES_FAILED]: report.failed,
+    [Metric.INSTANCES_NOT_REACHED]: report.notReached,
+    [Metric.INSTANCES_ALREADY_DONE]: report.alreadyDone,
+  });
+  const { outcomes: _, ...totals } = report;
+  log('run-finished', totals, report.failed + report.notReached > 0 ? 'ERROR' : 'INFO');
+  return report;
+}
 
 export async function planRun(ec2: Ec2Adapter, config: PolicyConfig, slot: string): Promise<SnapshotPlan> {
   const [instances, zoneTypes, taggedVolumes] = await Promise.all([
@@ -39,7 +71,7 @@ export async function skipDone(
   ec2: Ec2Adapter, config: PolicyConfig, slot: string, requests: readonly PlannedSnapshot[],
 ): Promise<{ toSend: PlannedSnapshot[]; done: InstanceOutcome[] }> {
   if (requests.length === 0) return { toSend: [], done: [] };
-  const existing = await ec2.listSlotSnapshots(POLICY_ID_TAG, config.policyId, SLOT_TAG, slot);
+  const existing = await ec2.listSlotSnapshots(Tag.POLICY_ID, config.policyId, Tag.SLOT, slot);
   const doneIds = instancesWithSetForSlot(existing, config.policyId, slot);
   const toSend = requests.filter((r) => !doneIds.has(r.instanceId));
   const done = requests
@@ -47,7 +79,7 @@ export async function skipDone(
     .map((r): InstanceOutcome => ({
       instanceId: r.instanceId,
       status: 'already-done',
-      snapshotIds: existing.filter((s) => s.tags['snapshot-policy:instance-id'] === r.instanceId).map((s) => s.snapshotId).sort(),
+      snapshotIds: existing.filter((s) => s.tags[Tag.INSTANCE_ID] === r.instanceId).map((s) => s.snapshotId).sort(),
       attempts: 0,
     }));
   for (const o of done) log('snapshot-already-done', { slot, ...o });

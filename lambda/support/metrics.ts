@@ -1,20 +1,17 @@
 // Run outcomes as CloudWatch metrics in the embedded metric format (one log line, no API call), through
-// Powertools for AWS Lambda. The names and dimensions here are the ones the construct's metric methods use.
+// Powertools for AWS Lambda. Names, namespace and dimensions come from the contract the construct's metric
+// methods read too.
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metric, MetricName } from '../../lib/private/contract';
 
-export const METRICS_NAMESPACE = 'SnapshotPolicy';
-export const METRICS_SERVICE = 'cdk-snapshot-policy';
-
-export type MetricName =
-  | 'SetsCreated' | 'InstancesFailed' | 'InstancesNotReached' | 'InstancesAlreadyDone'
-  | 'SetsDeleted' | 'SnapshotsDeleted' | 'DeletesSkipped';
+export type { MetricName };
 
 /** Emits the given counts, all zeros included (a zero is a fact: a missing point is not). */
 export function publishCounts(policyId: string, counts: Partial<Record<MetricName, number>>): void {
   const metrics = new Metrics({
-    namespace: METRICS_NAMESPACE,
-    serviceName: METRICS_SERVICE,
-    defaultDimensions: { PolicyId: policyId },
+    namespace: Metric.NAMESPACE,
+    serviceName: Metric.SERVICE,
+    defaultDimensions: { [Metric.POLICY_DIMENSION]: policyId },
   });
   for (const [name, value] of Object.entries(counts)) {
     metrics.addMetric(name, MetricUnit.Count, value ?? 0);

@@ -1,15 +1,16 @@
 // The bundled handlers through the fault layer (bench/fault-proxy.ts in front of moto): EC2's token buckets,
 // 30 % injected throttling and 5 % injected InternalError, an instance that vanishes mid-run and a snapshot
 // in use by an AMI. Every targeted instance must end with a set or a reported failure, the metrics must
-// match what moto holds, the cleaner must delete nothing extra, and a duplicated slot must create nothing.
-import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+// match what moto holds, the clean-up must delete nothing extra, and a duplicated slot must create nothing.
+import { EC2Client } from '@aws-sdk/client-ec2';
 import type { CleanupReport } from '../../lambda/runs/cleanup';
 import type { RunReport } from '../../lambda/runs/snapshot-run';
 import { Handler } from '../../lib/private/contract';
-import { assertImage, emulatorClient, emulatorEnv, launch, tagRecord } from '../support/emulator-ec2';
+import { assertImage, emulatorClient, emulatorEnv, launch } from '../support/emulator-ec2';
 import { FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { LambdaContainer, startContainer } from '../support/lambda-container';
 import { MotoServer, startMoto } from '../support/moto-server';
+import { policySetIds } from '../support/policy-sets';
 
 const POLICY_ID = 'faults';
 const FLEET_SIZE = 12;
@@ -37,17 +38,7 @@ async function container(name: 'snapshot-run' | 'cleanup'): Promise<LambdaContai
 }
 
 /** The policy's snapshots in moto, by instance, then slot (read directly, not through the fault layer). */
-async function setsInMoto(): Promise<Map<string, Map<string, string[]>>> {
-  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:id', Values: [POLICY_ID] }] }));
-  const sets = new Map<string, Map<string, string[]>>();
-  for (const s of out.Snapshots ?? []) {
-    const tags = tagRecord(s.Tags);
-    const bySlot = sets.get(tags['snapshot-policy:instance-id']) ?? new Map<string, string[]>();
-    bySlot.set(tags['snapshot-policy:slot'], [...(bySlot.get(tags['snapshot-policy:slot']) ?? []), s.SnapshotId!]);
-    sets.set(tags['snapshot-policy:instance-id'], bySlot);
-  }
-  return sets;
-}
+const setsInMoto = () => policySetIds(ec2, POLICY_ID);
 
 function metricsLine(logs: any[]): any {
   const emf = logs.filter((l) => l._aws);
@@ -123,7 +114,7 @@ test('a duplicated invocation of the same slot creates nothing new', async () =>
   expect(metricsLine(logs).InstancesAlreadyDone).toBe(alreadyDone.length);
 });
 
-test('the cleaner skips and reports a snapshot in use, deletes exactly the expired rest, and tries it again next run', async () => {
+test('the clean-up skips and reports a snapshot in use, deletes exactly the expired rest, and tries it again next run', async () => {
   const snapshotter = await container('snapshot-run');
   for (const slot of SLOTS.slice(1)) {
     const { result } = await snapshotter.invoke<RunReport>({ slot });
@@ -138,9 +129,9 @@ test('the cleaner skips and reports a snapshot in use, deletes exactly the expir
   expect(expected.length).toBeGreaterThan(0);
   const inUse = expected[0];
   proxy.markInUse(inUse);
-  const cleaner = await container('cleanup');
+  const cleanup = await container('cleanup');
 
-  const { result, logs } = await cleaner.invoke<CleanupReport>({});
+  const { result, logs } = await cleanup.invoke<CleanupReport>({});
 
   const after = await setsInMoto();
   const remaining = [...after.values()].flatMap((bySlot) => [...bySlot.values()].flat()).sort();

@@ -1,18 +1,23 @@
 // The bundled handlers (assets/*/index.js, the code Lambda runs), each in a container process of its own,
 // against the moto EC2 emulator with the real SDK over HTTP: which instances get a set, what its snapshots
-// carry, what the cleaner deletes and leaves. A recording proxy between the handlers and moto shows the
-// parameters each request carried. moto is reset and the fleet seeded again before every test.
+// carry, what the clean-up deletes and leaves. A recording proxy between the handlers and moto shows the
+// parameters each request carried. Where a test needs a request no fleet can make (an instance EC2 does not
+// know), it calls the run's code (lambda/runs) in this process, against the same moto through the same proxy.
+// moto is reset and the fleet seeded again before every test.
 import {
   AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand, EC2Client,
   Snapshot, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import type { PlannedSnapshot, SnapshotPlan } from '../../lambda/logic/model';
+import { defaultBuckets, Ec2Adapter } from '../../lambda/adapters/ec2';
+import type { PlannedSnapshot } from '../../lambda/logic/model';
 import type { CleanupReport } from '../../lambda/runs/cleanup';
-import type { RunReport } from '../../lambda/runs/snapshot-run';
-import { Handler } from '../../lib/private/contract';
+import { planRun, RunReport, sendPlanned } from '../../lambda/runs/snapshot-run';
+import { readConfig } from '../../lambda/support/config';
+import { Handler, Tag } from '../../lib/private/contract';
 import { assertImage, emulatorClient, emulatorEnv, launch, tagList, tagRecord } from '../support/emulator-ec2';
-import { HandlerEntry, LambdaContainer, startContainer } from '../support/lambda-container';
+import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../support/lambda-container';
 import { MotoServer, startMoto } from '../support/moto-server';
+import * as inMoto from '../support/policy-sets';
 import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 
 const POLICY_ID = 'nightly-prod';
@@ -127,30 +132,27 @@ async function seedFleet(): Promise<Fleet> {
 const sorted = (values: readonly string[]) => [...values].sort();
 const tagsOf = (s: Snapshot) => tagRecord(s.Tags);
 
-/** The snapshots carrying this policy's id, instance and slot tags, by instance, then slot. */
-async function policySets(): Promise<Map<string, Map<string, Snapshot[]>>> {
-  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:id', Values: [POLICY_ID] }] }));
-  const sets = new Map<string, Map<string, Snapshot[]>>();
-  for (const snapshot of out.Snapshots ?? []) {
-    const { 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot } = tagsOf(snapshot);
-    if (instanceId === undefined || slot === undefined) continue;
-    const bySlot = sets.get(instanceId) ?? new Map<string, Snapshot[]>();
-    bySlot.set(slot, [...(bySlot.get(slot) ?? []), snapshot]);
-    sets.set(instanceId, bySlot);
-  }
-  return sets;
-}
-
-/** Slots of each instance's sets, for a compact comparison. */
-async function slotsByInstance(): Promise<Record<string, string[]>> {
-  const sets = await policySets();
-  return Object.fromEntries([...sets].map(([instanceId, bySlot]) => [instanceId, sorted([...bySlot.keys()])]));
-}
+/** This policy's sets in moto, by instance, then slot (`ignore`: snapshots made unreadable on purpose). */
+const policySets = (ignore: readonly string[] = []) => inMoto.policySets(ec2, POLICY_ID, ignore);
+const slotsByInstance = (ignore: readonly string[] = []) => inMoto.slotsByInstance(ec2, POLICY_ID, ignore);
 
 /** Every snapshot of any of the given volumes, whoever made it. */
 async function snapshotsOfVolumes(volumeIds: string[]): Promise<Snapshot[]> {
   const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: volumeIds }] }));
   return out.Snapshots ?? [];
+}
+
+/** Runs lambda/runs code in this process, its JSON log lines captured (its metric line is left out). */
+async function inProcess<R>(run: () => Promise<R>): Promise<{ result: R; logs: LogLine[] }> {
+  const logs: LogLine[] = [];
+  const capture = (...args: unknown[]) => { logs.push(JSON.parse(String(args[0]))); };
+  const spies = (['log', 'warn', 'error'] as const).map((m) => jest.spyOn(console, m).mockImplementation(capture));
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return { result: await run(), logs };
+  } finally {
+    for (const spy of [...spies, write]) spy.mockRestore();
+  }
 }
 
 const outcomeStatuses = (report: RunReport) => Object.fromEntries(report.outcomes.map((o) => [o.instanceId, o.status]));
@@ -259,15 +261,15 @@ describe('snapshot run', () => {
   });
 
   test('asks EC2 to leave out the data volume tagged NoBackup=true, and not the one tagged NoBackup=false', async () => {
-    const snapshotter = await handler('snapshot-run', { EXCLUDE_DATA_VOLUME_TAGS: JSON.stringify({ NoBackup: 'true' }) });
-    const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
-    const { result } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
+    const { result, logs } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] }, { EXCLUDE_DATA_VOLUME_TAGS: JSON.stringify({ NoBackup: 'true' }) });
 
-    const db = plan.requests.find((r) => r.instanceId === fleet.db);
-    expect(db).toMatchObject({
-      placement: 'region', zone: 'us-east-1b', volumeIds: fleet.volumes[fleet.db].slice(0, 2), excludedVolumeIds: [fleet.dbScratch],
+    // The plan, as the run logs it: one `planned` line per instance, and no plan failure.
+    const planned = logs.filter((l) => l.event === 'planned');
+    expect(sorted(planned.map((l) => l.instanceId as string))).toEqual(sorted([fleet.web, fleet.db, fleet.batch]));
+    expect(planned.find((l) => l.instanceId === fleet.db)).toMatchObject({
+      slot: SLOTS[0], placement: 'region', zone: 'us-east-1b', volumeIds: fleet.volumes[fleet.db].slice(0, 2), excludedVolumeIds: [fleet.dbScratch],
     });
-    expect(plan.errors).toEqual([]);
+    expect(logs.filter((l) => l.event === 'plan-failed')).toEqual([]);
     expect(result.created).toBe(3);
     // What left the bundled handler: only db's request names a volume to leave out, and only the scratch one.
     const sent = Object.fromEntries(proxy.requests('CreateSnapshots').map((r) => [r.params.get('InstanceSpecification.InstanceId'), r.params]));
@@ -296,27 +298,32 @@ describe('snapshot run', () => {
   });
 
   test('reports an instance EC2 does not know as failed, tried once, while the rest of the batch gets its sets', async () => {
-    const snapshotter = await handler('snapshot-run');
-    const { result: plan } = await snapshotter.invoke<SnapshotPlan>({ slot: SLOTS[0], phase: 'plan' });
+    // The run's own code in this process (a fleet cannot hold an instance EC2 does not know), through the proxy.
+    const config = readConfig(policyEnv());
+    const adapter = new Ec2Adapter(emulatorClient(proxy.endpoint), defaultBuckets());
     const ghostId = 'i-0123456789abcdef0';
-    const model = plan.requests[0];
-    const ghost: PlannedSnapshot = {
-      ...model,
-      instanceId: ghostId,
-      params: {
-        ...model.params,
-        InstanceSpecification: { InstanceId: ghostId, ExcludeBootVolume: false },
-        TagSpecifications: [{
-          ResourceType: 'snapshot',
-          Tags: model.params.TagSpecifications[0].Tags.map((t) => (t.Key === 'snapshot-policy:instance-id' ? { ...t, Value: ghostId } : t)),
-        }],
-      },
-    };
-    // As an orchestrator would pass a batch: JSON, the unknown instance between known ones.
-    const requests = JSON.parse(JSON.stringify([plan.requests[0], ghost, ...plan.requests.slice(1)]));
-    proxy.clear();
-
-    const { result, logs } = await snapshotter.invoke<RunReport>({ phase: 'execute', slot: SLOTS[0], requests });
+    const { result, logs } = await inProcess(async () => {
+      const plan = await planRun(adapter, config, SLOTS[0]);
+      expect(plan.errors).toEqual([]);
+      const model = plan.requests[0];
+      const ghost: PlannedSnapshot = {
+        ...model,
+        instanceId: ghostId,
+        params: {
+          ...model.params,
+          InstanceSpecification: { InstanceId: ghostId, ExcludeBootVolume: false },
+          TagSpecifications: [{
+            ResourceType: 'snapshot',
+            Tags: model.params.TagSpecifications[0].Tags.map((t) => (t.Key === Tag.INSTANCE_ID ? { ...t, Value: ghostId } : t)),
+          }],
+        },
+      };
+      // As an orchestrator would pass a batch: JSON, the unknown instance between known ones.
+      const requests: PlannedSnapshot[] = JSON.parse(JSON.stringify([plan.requests[0], ghost, ...plan.requests.slice(1)]));
+      proxy.clear();
+      return sendPlanned(adapter, config, SLOTS[0], requests, Date.now() + 60_000);
+    });
+    adapter.client.destroy();
 
     expect(result).toMatchObject({ slot: SLOTS[0], planned: 4, created: 3, failed: 1, notReached: 0 });
     expect(result.outcomes.find((o) => o.instanceId === ghostId)).toEqual({
@@ -326,6 +333,12 @@ describe('snapshot run', () => {
     const toGhost = proxy.requests('CreateSnapshots').filter((r) => r.params.get('InstanceSpecification.InstanceId') === ghostId);
     expect(toGhost.map((r) => r.status)).toEqual([400]);
     expect(logs.filter((l) => l.event === 'snapshot-failed').map((l) => l.instanceId)).toEqual([ghostId]);
+  });
+
+  test.each(['plan', 'execute', 'all'])('refuses an event with phase %s, which it no longer takes, and creates nothing', async (phase) => {
+    await expect(invokeOnce('snapshot-run', { slot: SLOTS[0], phase })).rejects.toThrow(
+      `snapshot-run handler threw Error: runSnapshots takes no phase (it plans and sends a whole run), got phase "${phase}"`);
+    expect(proxy.requests('CreateSnapshots')).toHaveLength(0);
   });
 
   test('a dry run reports every planned instance as dry-run and creates no snapshot', async () => {
@@ -364,7 +377,7 @@ describe('retention clean-up', () => {
       otherPolicy: await snapshot({
         'snapshot-policy:id': 'other-policy', 'snapshot-policy:instance-id': fleet.web, 'snapshot-policy:slot': '2025-12-01T03:00:00Z',
       }),
-      // This policy's id without a slot: a set the cleaner cannot place, so it must never delete it.
+      // This policy's id without a slot: a set the clean-up cannot place, so it must never delete it.
       unreadable: await snapshot({ 'snapshot-policy:id': POLICY_ID, 'snapshot-policy:instance-id': fleet.web }),
     };
     proxy.clear();
@@ -387,7 +400,7 @@ describe('retention clean-up', () => {
       unrecognized: [foreign.unreadable],
     });
     const newest = [SLOTS[2], SLOTS[3]];
-    expect(await slotsByInstance()).toEqual({ [fleet.web]: newest, [fleet.db]: newest, [fleet.batch]: newest });
+    expect(await slotsByInstance([foreign.unreadable])).toEqual({ [fleet.web]: newest, [fleet.db]: newest, [fleet.batch]: newest });
     expect(expired).toHaveLength(10);
     expect(sorted(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(sorted(expired));
     expect(proxy.requests('DeleteSnapshot').every((r) => r.status === 200)).toBe(true);
@@ -435,7 +448,7 @@ describe('retention clean-up', () => {
     const { result, logs } = await invokeOnce<CleanupReport>('cleanup', {}, { ORPHAN_RETENTION_SECONDS: '86400' });
 
     const newest = [SLOTS[2], SLOTS[3]];
-    expect(await slotsByInstance()).toEqual({ [fleet.web]: newest, [fleet.db]: newest });
+    expect(await slotsByInstance([foreign.unreadable])).toEqual({ [fleet.web]: newest, [fleet.db]: newest });
     expect(result).toMatchObject({ setsKept: 4, setsDeleted: 8, snapshotsDeleted: 12, snapshotsSkipped: [] });
     const batchDeletes = logs.filter((l) => l.event === 'set-delete' && l.instanceId === fleet.batch);
     expect(batchDeletes.map((l) => [l.slot, l.reasons])).toEqual(SLOTS.slice().reverse().map((slot) => [slot, ['orphan-expired']]));

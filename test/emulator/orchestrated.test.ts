@@ -1,4 +1,4 @@
-// The bundled orchestrated handler (assets/orchestrated/index.js, the code of the run and cleanup functions and
+// The bundled orchestrated handler (assets/orchestrated/index.js, the code of the run and clean-up functions and
 // of the starter), in a container process of its own, against moto serving EC2, S3 and Step Functions with the
 // real SDK over HTTP: the phases a state machine execution calls one after the other (plan-batches,
 // execute-batch, report; plan-deletions, delete-batch, report-cleanup) and the schedules' start. EC2 goes through a recording proxy, so a test can count the
@@ -6,20 +6,24 @@
 // requests (the SDK picks path style by itself only for an IP address). moto is reset and the fleet seeded
 // again before every test.
 import {
-  AttachVolumeCommand, CreateSnapshotsCommand, CreateTagsCommand, CreateVolumeCommand, DescribeSnapshotsCommand, EC2Client, Snapshot,
+  AttachVolumeCommand, CreateSnapshotsCommand, CreateTagsCommand, CreateVolumeCommand, DescribeSnapshotsCommand, EC2Client,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { BatchRef, CleanupPlanSummary, PlanSummary } from '../../lambda/handlers/orchestrated';
 import type { BatchResult, DeleteBatchResult } from '../../lambda/logic/batches';
 import type { PlannedSnapshot } from '../../lambda/logic/model';
 import type { DoomedSet } from '../../lambda/runs/cleanup';
-import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList, tagRecord } from '../support/emulator-ec2';
+import type { CleanupPlanSummary } from '../../lambda/runs/cleanup-batches';
+import type { BatchRef } from '../../lambda/runs/phase-context';
+import type { PlanSummary } from '../../lambda/runs/snapshot-batches';
+import { Handler, Phase } from '../../lib/private/contract';
+import { assertImage, emulatorClient, emulatorEnv, launch, REGION, tagList } from '../support/emulator-ec2';
 import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../support/lambda-container';
 import { MotoServer, startMoto } from '../support/moto-server';
+import * as inMoto from '../support/policy-sets';
 import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 
 // A slash in the policy id, as in the default `<stack>/<path>`: the batch keys hold it URL-encoded.
@@ -27,8 +31,13 @@ const POLICY_ID = 'MyStack/Nightly';
 const BUCKET = 'snapshot-plans';
 const SLOT = '2026-01-01T03:00:00Z';
 const ACCOUNT = '123456789012';
-// The phases' dispatcher: every phase of both state machines and the starter.
-const ORCHESTRATED = { asset: 'orchestrated', export: 'handler' } as unknown as HandlerEntry;
+/** The export whose function gets an event of this phase: the starter, the run's phases or the clean-up's. */
+function entryFor(event: unknown): HandlerEntry {
+  const phase = (event as { phase?: string }).phase;
+  if (phase === Phase.START) return Handler.START;
+  const cleanupPhases: string[] = [Phase.PLAN_DELETIONS, Phase.DELETE_BATCH, Phase.REPORT_CLEANUP];
+  return cleanupPhases.includes(phase!) ? Handler.CLEANUP_PHASES : Handler.SNAPSHOT_PHASES;
+}
 
 let moto: MotoServer;
 let proxy: RecordingProxy;
@@ -65,16 +74,16 @@ function policyEnv(overrides: Record<string, string> = {}): Record<string, strin
 
 const containers: LambdaContainer[] = [];
 
-/** A fresh Lambda container of the orchestrated bundle, with the policy's environment and the given changes. */
-async function container(overrides: Record<string, string> = {}): Promise<LambdaContainer> {
-  const started = await startContainer(ORCHESTRATED, policyEnv(overrides));
+/** A fresh Lambda container of an export of the orchestrated bundle, with the policy's environment and the given changes. */
+async function container(entry: HandlerEntry, overrides: Record<string, string> = {}): Promise<LambdaContainer> {
+  const started = await startContainer(entry, policyEnv(overrides));
   containers.push(started);
   return started;
 }
 
 /** One invocation in a fresh container, as each state of an execution may land in a new one. */
 async function invokeOnce<R>(event: unknown, overrides: Record<string, string> = {}) {
-  return (await container(overrides)).invoke<R>(event);
+  return (await container(entryFor(event), overrides)).invoke<R>(event);
 }
 
 /** What Step Functions hands the next state: the result as JSON. */
@@ -101,27 +110,10 @@ async function seedFleet(): Promise<Fleet> {
 
 const sorted = (values: readonly string[]) => [...values].sort();
 
-/** This policy's snapshots, by instance, then slot. */
-async function policySets(): Promise<Map<string, Map<string, Snapshot[]>>> {
-  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'tag:snapshot-policy:id', Values: [POLICY_ID] }] }));
-  const sets = new Map<string, Map<string, Snapshot[]>>();
-  for (const snapshot of out.Snapshots ?? []) {
-    const { 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot } = tagRecord(snapshot.Tags);
-    const bySlot = sets.get(instanceId) ?? new Map<string, Snapshot[]>();
-    bySlot.set(slot, [...(bySlot.get(slot) ?? []), snapshot]);
-    sets.set(instanceId, bySlot);
-  }
-  return sets;
-}
-
-async function slotsByInstance(): Promise<Record<string, string[]>> {
-  const sets = await policySets();
-  return Object.fromEntries([...sets].map(([instanceId, bySlot]) => [instanceId, sorted([...bySlot.keys()])]));
-}
-
-async function policySnapshotIds(): Promise<string[]> {
-  return sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
-}
+/** This policy's sets in moto, by instance, then slot. */
+const policySets = () => inMoto.policySets(ec2, POLICY_ID);
+const slotsByInstance = () => inMoto.slotsByInstance(ec2, POLICY_ID);
+const policySnapshotIds = () => inMoto.policySnapshotIds(ec2, POLICY_ID);
 
 /** The instance each CreateSnapshots request that reached moto was for. */
 const createdFor = () => proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!);
@@ -718,6 +710,31 @@ describe('clean-up phases', () => {
   });
 });
 
+describe('entry points', () => {
+  test.each<[string, HandlerEntry, unknown, string]>([
+    ['snapshotPhases', Handler.SNAPSHOT_PHASES, { phase: 'plan-deletions', slot: SLOT },
+      'snapshotPhases handles the phases plan-batches, execute-batch, report, got phase "plan-deletions"'],
+    ['snapshotPhases', Handler.SNAPSHOT_PHASES, { slot: SLOT }, 'snapshotPhases handles the phases plan-batches, execute-batch, report, got phase undefined'],
+    ['cleanupPhases', Handler.CLEANUP_PHASES, { phase: 'execute-batch', slot: SLOT, index: 0, key: keyOf(SLOT, 0) },
+      'cleanupPhases handles the phases plan-deletions, delete-batch, report-cleanup, got phase "execute-batch"'],
+    ['start', Handler.START, { phase: 'report', slot: SLOT }, 'start handles the phases start, got phase "report"'],
+  ])('%s refuses an event of another function\'s phase and touches nothing', async (_name, entry, event, message) => {
+    const refusing = await container(entry);
+    await expect(refusing.invoke(event)).rejects.toThrow(`orchestrated handler threw Error: ${message}`);
+    expect(await bucketKeys()).toEqual([]);
+    expect(proxy.requests('DescribeSnapshots')).toHaveLength(0);
+  });
+
+  test.each([
+    ['PLAN_BUCKET missing', { PLAN_BUCKET: '' }, 'environment variable PLAN_BUCKET is required'],
+    ['BATCH_SIZE not a whole number', { BATCH_SIZE: '2.5' }, 'environment variable BATCH_SIZE must be a whole number of at least 1, got "2.5"'],
+    ['BATCH_SIZE zero', { BATCH_SIZE: '0' }, 'environment variable BATCH_SIZE must be a whole number of at least 1, got "0"'],
+  ])('plan-batches fails with %s and plans nothing', async (_name, env, message) => {
+    await expect(invokeOnce({ phase: 'plan-batches', slot: SLOT }, env)).rejects.toThrow(`orchestrated handler threw Error: ${message}`);
+    expect(await bucketKeys()).toEqual([]);
+  });
+});
+
 describe('start', () => {
   const MACHINE = 'snapshot-run';
   const MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${MACHINE}`;
@@ -750,7 +767,7 @@ describe('start', () => {
   // execution (AWS documents this idempotency, and moto implements it): the duplicate starts no second run,
   // but cannot tell that it was a duplicate.
   test('a duplicated start while the run is still going returns the same execution and starts no second one', async () => {
-    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN });
+    const starter = await container(Handler.START, { STATE_MACHINE_ARN: MACHINE_ARN });
     await starter.invoke({ phase: 'start', slot: SLOT });
 
     const again = await starter.invoke({ phase: 'start', slot: SLOT });
@@ -777,7 +794,7 @@ describe('start', () => {
   });
 
   test('starts a new execution for the next slot', async () => {
-    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN });
+    const starter = await container(Handler.START, { STATE_MACHINE_ARN: MACHINE_ARN });
     await starter.invoke({ phase: 'start', slot: SLOT });
 
     const { result } = await starter.invoke({ phase: 'start', slot: '2026-01-02T03:00:00Z' });
@@ -802,7 +819,7 @@ describe('start', () => {
       definition: JSON.stringify({ StartAt: 'Clean', States: { Clean: { Type: 'Pass', End: true } } }),
       roleArn: `arn:aws:iam::${ACCOUNT}:role/${cleanupMachine}`,
     }))).stateMachineArn!;
-    const starter = await container({ STATE_MACHINE_ARN: MACHINE_ARN, CLEANUP_STATE_MACHINE_ARN: cleanupArn });
+    const starter = await container(Handler.START, { STATE_MACHINE_ARN: MACHINE_ARN, CLEANUP_STATE_MACHINE_ARN: cleanupArn });
 
     await starter.invoke({ phase: 'start', run: 'snapshots', slot: SLOT });
     const { result, logs } = await starter.invoke({ phase: 'start', run: 'cleanup', slot: SLOT });

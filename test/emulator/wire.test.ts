@@ -117,8 +117,8 @@ beforeEach(() => {
 });
 
 describe('placement parameters on the wire', () => {
-  // The README's placement table: Location only for Local Zones and zones not known to be Availability Zones,
-  // OutpostArn only for an Outpost instance whose snapshots stay on the Outpost.
+  // The README's placement table: Location only for Local Zones, OutpostArn only for an Outpost instance whose
+  // snapshots stay on the Outpost; neither for a Region, a Wavelength Zone or a zone EC2 did not list.
   test.each<[Where, Destination, string[], string[]]>([
     ['region', 'PARENT_REGION', [], []],
     ['region', 'LOCAL', [], []],
@@ -126,10 +126,11 @@ describe('placement parameters on the wire', () => {
     ['local-zone', 'LOCAL', ['&Location=local'], []],
     ['outpost', 'PARENT_REGION', [], []],
     ['outpost', 'LOCAL', [], [`&OutpostArn=${ENCODED_OUTPOST_ARN}`]],
-    ['wavelength-zone', 'PARENT_REGION', ['&Location=regional'], []],
-    ['wavelength-zone', 'LOCAL', ['&Location=regional'], []],
-    ['unlisted-zone', 'PARENT_REGION', ['&Location=regional'], []],
-    ['unlisted-zone', 'LOCAL', ['&Location=regional'], []],
+    // EC2 takes Location "only for instances in Local Zones": a Wavelength or unlisted zone's request omits it.
+    ['wavelength-zone', 'PARENT_REGION', [], []],
+    ['wavelength-zone', 'LOCAL', [], []],
+    ['unlisted-zone', 'PARENT_REGION', [], []],
+    ['unlisted-zone', 'LOCAL', [], []],
   ])('an instance in %s with destination %s sends Location %j and OutpostArn %j', async (where, destination, location, outpostArn) => {
     const plan = planSnapshots({
       slot: SLOT, instances: [instanceIn(where)], zoneTypes: ZONE_TYPES, taggedVolumes: [], options: planOptions(destination),

@@ -121,11 +121,11 @@ describe('placement', () => {
     ['a Wavelength Zone', { availabilityZone: 'us-west-2-wl1-sfo-wlz-1' }, 'wavelength-zone'],
     ['a zone EC2 did not list', { availabilityZone: 'us-west-2-xyz-9z' }, 'unknown'],
     ['no zone at all', { availabilityZone: undefined }, 'unknown'],
-  ] as const)('an instance in %s stores in the parent Region with either destination', (_name, overrides, placement) => {
+  ] as const)('an instance in %s gets neither Location nor OutpostArn (EC2 takes Location only for Local Zones), with either destination', (_name, overrides, placement) => {
     for (const destination of ['PARENT_REGION', 'LOCAL'] as const) {
       const request = onlyRequest(plan([instance('i-a', overrides)], { localZoneDestination: destination, outpostDestination: destination }));
       expect(request.placement).toBe(placement);
-      expect(request.params.Location).toBe('regional');
+      expect(request.params).not.toHaveProperty('Location');
       expect(request.params).not.toHaveProperty('OutpostArn');
     }
   });

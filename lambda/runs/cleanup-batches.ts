@@ -1,0 +1,120 @@
+// The phases of an orchestrated clean-up, each a state of the clean-up's state machine:
+//   plan-deletions  lists the policy's snapshots once, decides every set and writes the expired sets to the
+//                   plan store in batches sized to the rate budget;
+//   delete-batch    deletes one batch of sets through the same code as the single-invocation clean-up,
+//                   leaving the sets put on hold since the plan;
+//   report-cleanup  adds the deletion results up and publishes the metrics.
+import { decideCleanup, deleteSets, DoomedSet } from './cleanup';
+import type { BatchRef, PhaseContext } from './phase-context';
+import { Metric, Phase, PlanPrefix, Tag } from '../../lib/private/contract';
+import {
+  batchKey, cutSetBatches, deleteBatchResult, DeleteBatchResult, initialTokens, MAX_REPORTED_FAILURES, phaseSlot, sumDeleteBatches,
+  withoutHeldSets,
+} from '../logic/batches';
+import { log } from '../support/log';
+import { publishCounts } from '../support/metrics';
+import { TokenBucket } from '../support/rate-limiter';
+
+export interface CleanupPlanSummary {
+  readonly slot: string;
+  readonly setsKept: number;
+  readonly setsToDelete: number;
+  readonly snapshotsToDelete: number;
+  /** Snapshots with this policy's id but no readable instance or slot tag, never touched (the first 20). */
+  readonly unrecognized: number;
+  readonly unrecognizedIds: string[];
+  readonly batches: BatchRef[];
+}
+
+export interface PlanDeletionsEvent {
+  readonly phase: typeof Phase.PLAN_DELETIONS;
+  readonly slot: string;
+}
+
+export interface DeleteBatchEvent {
+  readonly phase: typeof Phase.DELETE_BATCH;
+  readonly slot: string;
+  readonly index: number;
+  readonly key: string;
+}
+
+export interface ReportCleanupEvent {
+  readonly phase: typeof Phase.REPORT_CLEANUP;
+  readonly slot: string;
+  readonly plan: CleanupPlanSummary;
+  readonly results: DeleteBatchResult[];
+}
+
+export type CleanupReportResult = Omit<DeleteBatchResult, 'batch' | 'durationMs'> & {
+  readonly policyId: string;
+  readonly slot: string;
+  readonly dryRun: boolean;
+  readonly setsKept: number;
+  readonly setsToDelete: number;
+  readonly unrecognized: number;
+  readonly batches: number;
+};
+
+const snapshotCount = (sets: readonly DoomedSet[]) => sets.reduce((n, s) => n + s.snapshotIds.length, 0);
+
+export async function planDeletions({ config, ec2, store }: PhaseContext, event: PlanDeletionsEvent): Promise<CleanupPlanSummary> {
+  const slot = phaseSlot(event, new Date());
+  const { decisions, unrecognized } = await decideCleanup(ec2, config, new Date());
+  const doomed: DoomedSet[] = decisions.filter((d) => d.action === 'delete')
+    .map(({ set }) => ({ instanceId: set.instanceId, slot: set.slot, snapshotIds: set.snapshotIds }));
+  const batches: BatchRef[] = [];
+  for (const [index, sets] of cutSetBatches(doomed, config.batchSize).entries()) {
+    const key = batchKey(PlanPrefix.CLEANUPS, config.policyId, slot, index);
+    await store.put(key, sets);
+    batches.push({ index, key, size: snapshotCount(sets) });
+  }
+  const summary: CleanupPlanSummary = {
+    slot,
+    setsKept: decisions.length - doomed.length,
+    setsToDelete: doomed.length,
+    snapshotsToDelete: snapshotCount(doomed),
+    unrecognized: unrecognized.length,
+    unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((s) => s.snapshotId),
+    batches,
+  };
+  const { unrecognizedIds: _ids, batches: _refs, ...counts } = summary;
+  log('cleanup-planned', { ...counts, batches: batches.length });
+  return summary;
+}
+
+export async function deleteBatch({ config, ec2, store }: PhaseContext, event: DeleteBatchEvent, deadline: number): Promise<DeleteBatchResult> {
+  const slot = phaseSlot(event, new Date());
+  const started = Date.now();
+  const sets = await store.get<DoomedSet[]>(event.key);
+  const batchEc2 = ec2.withMutateBucket(
+    new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, initialTokens(event.index, config.mutateBurst)));
+  const { toDelete, held } = withoutHeldSets(sets, await batchEc2.listHeldSnapshotIds(Tag.POLICY_ID, config.policyId, config.holdTag));
+  for (const set of held) log('set-held-since-plan', { slot, instanceId: set.instanceId, setSlot: set.slot, snapshotIds: set.snapshotIds }, 'WARN');
+  const deletions = await deleteSets(batchEc2, config, toDelete, deadline);
+  const result = deleteBatchResult(event.index, deletions, held.length, Date.now() - started);
+  const { skipped: _, ...counts } = result;
+  log('delete-batch-finished', { slot, ...counts });
+  return result;
+}
+
+export async function reportCleanup({ config }: PhaseContext, event: ReportCleanupEvent): Promise<CleanupReportResult> {
+  const slot = phaseSlot(event, new Date());
+  const total = sumDeleteBatches(event.results);
+  publishCounts(config.policyId, {
+    [Metric.SETS_DELETED]: total.setsDeleted,
+    [Metric.SNAPSHOTS_DELETED]: total.snapshotsDeleted,
+    [Metric.DELETES_SKIPPED]: total.snapshotsSkipped,
+  });
+  const outcome: CleanupReportResult = {
+    policyId: config.policyId,
+    slot,
+    dryRun: config.dryRun,
+    setsKept: event.plan.setsKept + total.setsHeld,
+    setsToDelete: event.plan.setsToDelete,
+    unrecognized: event.plan.unrecognized,
+    ...total,
+    skipped: total.skipped.slice(0, 10 * MAX_REPORTED_FAILURES),
+  };
+  log('cleanup-finished', { ...outcome, skipped: outcome.skipped.length }, total.snapshotsSkipped > 0 ? 'WARN' : 'INFO');
+  return outcome;
+}
