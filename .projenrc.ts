@@ -75,7 +75,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 120_000,
     },
   },
-  gitignore: ['/assets/', '/.jsii.tabl.json', '/cdk.out/', '/demo/cdk.out/', '/dist-python/', '/.venv-build/'],
+  // build/ holds the Python sources jsii-pacmak generates (see package:python); .venv-build/ the tools that pack them.
+  gitignore: ['/assets/', '/.jsii.tabl.json', '/cdk.out/', '/demo/cdk.out/', '/build/', '/.venv-build/'],
 });
 
 // Pure logic and the runs that drive it never call AWS themselves: only lambda/adapters/ imports the SDK.
@@ -119,7 +120,7 @@ project.preCompileTask.spawn(bundle);
 project.testTask.prependSpawn(bundle);
 
 // The handler code is part of the published package (and so of the Python wheel).
-project.npmignore?.addPatterns('!/assets/', '/tsconfig.dev.json', '/.venv-build/', '/demo/', '/bench/', '/scripts/', '/lambda/', '/examples/', '/.ci/');
+project.npmignore?.addPatterns('!/assets/', '/tsconfig.dev.json', '/build/', '/.venv-build/', '/demo/', '/bench/', '/scripts/', '/lambda/', '/examples/', '/.ci/');
 
 // Type-check the handler, bench and demo sources too (jsii compiles only lib/).
 new JsonFile(project, 'tsconfig.dev.json', {
@@ -147,10 +148,13 @@ project.addTask('bench:bundle', {
   exec: 'ts-node --transpile-only bench/bundle-size.ts',
 });
 
-project.addTask('package:python-local', {
-  description: 'Build the Python wheel and sdist with the locally available build tools',
-  exec: 'bash scripts/package-python.sh',
-});
+// The wheel and sdist land in dist/python, as with jsii-pacmak's own Python step (and where publib uploads
+// from), but are packed with the build tools of the local package indexes: pacmak's step pins versions they do
+// not hold and fetches them from PyPI. `package-all`, and so `build` outside CI, spawns this task.
+const packagePython = project.tasks.tryFind('package:python');
+if (!packagePython) throw new Error('projen no longer defines package:python: see scripts/package-python.sh');
+packagePython.reset('bash scripts/package-python.sh');
+packagePython.description = 'Create the Python wheel and sdist in dist/python (code from jsii-pacmak, packed with the local build tools)';
 
 // README's TypeScript examples must compile (against rosetta/default.ts-fixture); reads the .jsii of the
 // last compile and writes .jsii.tabl.json beside it, from which pacmak translates them for Python.
@@ -165,7 +169,7 @@ project.addTask('test:consumer', {
 });
 
 project.addTask('check:python-example', {
-  description: 'Check examples/python/app.py against the generated Python module (after package:python-local)',
+  description: 'Check examples/python/app.py against the Python module in the wheel of dist/python (after package:python)',
   exec: 'python3 scripts/check-python-example.py --self-test',
 });
 

@@ -3,23 +3,25 @@
 
 This machine has no Python aws-cdk-lib or jsii runtime, so the example cannot be synthesized. Instead the
 example is parsed (`ast.parse`) and every name it takes from `cdk_snapshot_policy` is looked up in the
-module jsii-pacmak generated (dist/python/src/cdk_snapshot_policy/__init__.py, from
-`bash scripts/package-python.sh`), also parsed with `ast`: imported names, classes, enum members, static
+module jsii-pacmak generated, read from the wheel a user installs (dist/python/*.whl, from
+`npx projen package:python`) and also parsed with `ast`: imported names, classes, enum members, static
 factories and properties, and the keyword arguments of constructors and factories (unknown ones, and
 missing required ones). Attributes of variables assigned from a constructor or factory are checked too.
 
-Usage: check-python-example.py [EXAMPLE.py ...] [--module PATH] [--self-test]
+Usage: check-python-example.py [EXAMPLE.py ...] [--module WHEEL_OR_INIT_PY] [--self-test]
 Exit status 1 on any problem.
 """
 import argparse
 import ast
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MODULE_NAME = "cdk_snapshot_policy"
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODULE = ROOT / "dist/python/src/cdk_snapshot_policy/__init__.py"
+WHEEL_DIR = ROOT / "dist/python"
+MODULE_IN_WHEEL = f"{MODULE_NAME}/__init__.py"
 DEFAULT_EXAMPLES = [ROOT / "examples/python/app.py"]
 # Members a class inherits from constructs.Construct (the only base outside the module).
 CONSTRUCT_MEMBERS = {"node", "to_string", "with_", "is_construct"}
@@ -61,9 +63,18 @@ def signature(fn: ast.FunctionDef) -> Callable:
     return Callable(positional, keywords, returns)
 
 
+def module_source(path: Path) -> tuple[str, str]:
+    """The generated module's text and a name for it, from a wheel or from an __init__.py."""
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as wheel:
+            return wheel.read(MODULE_IN_WHEEL).decode(), f"{path}!{MODULE_IN_WHEEL}"
+    return path.read_text(), str(path)
+
+
 def load_module(path: Path) -> tuple[dict, set]:
     """The public classes of the generated module, and its __all__."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    source, filename = module_source(path)
+    tree = ast.parse(source, filename=filename)
     classes, exported = {}, set()
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
@@ -276,12 +287,19 @@ def self_test(example: Path, classes: dict, exported: set) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("examples", nargs="*", type=Path, default=DEFAULT_EXAMPLES)
-    parser.add_argument("--module", type=Path, default=DEFAULT_MODULE)
+    parser.add_argument("--module", type=Path, help="a wheel or the module's __init__.py (default: the wheel in dist/python)")
     parser.add_argument("--self-test", action="store_true", help="also check that mutated examples are caught")
     args = parser.parse_args()
 
+    if args.module is None:
+        wheels = sorted(WHEEL_DIR.glob("*.whl"))
+        if len(wheels) != 1:
+            print(f"expected one wheel in {WHEEL_DIR}, found {len(wheels)}: run `npx projen package:python` first",
+                  file=sys.stderr)
+            return 1
+        args.module = wheels[0]
     if not args.module.exists():
-        print(f"{args.module} not found: run `bash scripts/package-python.sh` first", file=sys.stderr)
+        print(f"{args.module} not found: run `npx projen package:python` first", file=sys.stderr)
         return 1
     classes, exported = load_module(args.module)
     print(f"module {args.module.relative_to(ROOT) if args.module.is_relative_to(ROOT) else args.module}: "
