@@ -1,7 +1,7 @@
 // What leaves the SDK: the serialized CreateSnapshots request for each placement, planned by planSnapshots and
 // sent by the real Ec2Adapter to moto (which answers, but models neither Local Zones nor Outposts and ignores
 // Location and OutpostArn), captured after signing. Then the error codes moto cannot produce, from
-// aws-sdk-client-mock: an in-use snapshot for the cleaner, throttling for the snapshot run.
+// aws-sdk-client-mock: an in-use snapshot for the clean-up, throttling for the snapshot run.
 import {
   AttachVolumeCommand, CreateSnapshotsCommand, CreateVolumeCommand, DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client,
   EC2ServiceException,
@@ -224,7 +224,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     for (const spy of silence) spy.mockRestore();
   });
 
-  test('the cleaner skips and reports a snapshot in use by an AMI, deletes the rest, and does not count its set as deleted', async () => {
+  test('the clean-up skips and reports a snapshot in use by an AMI, deletes the rest, and does not count its set as deleted', async () => {
     const client = new EC2Client({ region: 'us-east-1' });
     const mock = mockClient(client);
     const snapshot = (id: string, slot: string) => ({

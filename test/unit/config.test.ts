@@ -1,6 +1,6 @@
 // Unit tests of the handlers' configuration (lambda/config.ts): the environment strings the construct sets
 // are parsed to typed values, and each malformed variable fails with its name, the rule and the value.
-import { PolicyConfig, readConfig } from '../../lambda/support/config';
+import { PolicyConfig, readBatchConfig, readConfig, readStarterConfig, stateMachineArnOf } from '../../lambda/support/config';
 
 const MINIMAL = { POLICY_ID: 'stack/policy', INSTANCE_TAGS: '{"backup":"nightly"}' };
 
@@ -149,5 +149,41 @@ describe('readConfig', () => {
   test('names exactly the malformed variable, not another', () => {
     expect(() => readConfig({ ...MINIMAL, DRY_RUN: 'maybe' })).toThrow(/^environment variable DRY_RUN /);
     expect(() => readConfig({ ...MINIMAL, SAFETY_MARGIN_SECONDS: '-5' })).toThrow(/^environment variable SAFETY_MARGIN_SECONDS /);
+  });
+});
+
+describe('readBatchConfig', () => {
+  const BATCH = { ...MINIMAL, PLAN_BUCKET: 'plans', BATCH_SIZE: '250' };
+
+  test('reads the policy, the plan bucket and the batch size', () => {
+    expect(readBatchConfig(BATCH)).toStrictEqual({ ...readConfig(MINIMAL), planBucket: 'plans', batchSize: 250 });
+  });
+
+  test.each([
+    [{ PLAN_BUCKET: undefined }, 'environment variable PLAN_BUCKET is required'],
+    [{ PLAN_BUCKET: '' }, 'environment variable PLAN_BUCKET is required'],
+    [{ BATCH_SIZE: undefined }, 'environment variable BATCH_SIZE is required'],
+    [{ BATCH_SIZE: '0' }, 'environment variable BATCH_SIZE must be a whole number of at least 1, got "0"'],
+    [{ BATCH_SIZE: '2.5' }, 'environment variable BATCH_SIZE must be a whole number of at least 1, got "2.5"'],
+    [{ BATCH_SIZE: 'ten' }, 'environment variable BATCH_SIZE must be a whole number of at least 1, got "ten"'],
+    [{ INSTANCE_TAGS: '{}' }, 'environment variable INSTANCE_TAGS must name at least one tag'],
+  ])('rejects %j', (overrides, message) => {
+    expect(() => readBatchConfig({ ...BATCH, ...overrides })).toThrow(new Error(message));
+  });
+});
+
+describe('readStarterConfig', () => {
+  test('reads the state machine of each run kind that is set', () => {
+    const config = readStarterConfig({ ...MINIMAL, STATE_MACHINE_ARN: 'arn:run', CLEANUP_STATE_MACHINE_ARN: 'arn:cleanup' });
+    expect(config.stateMachineArns).toStrictEqual({ snapshots: 'arn:run', cleanup: 'arn:cleanup' });
+    expect([stateMachineArnOf(config, 'snapshots'), stateMachineArnOf(config, 'cleanup')]).toEqual(['arn:run', 'arn:cleanup']);
+  });
+
+  test.each([
+    ['snapshots', 'environment variable STATE_MACHINE_ARN is required'],
+    ['cleanup', 'environment variable CLEANUP_STATE_MACHINE_ARN is required'],
+  ] as const)('asked for %s without its state machine, names the missing variable', (run, message) => {
+    const config = readStarterConfig({ ...MINIMAL, STATE_MACHINE_ARN: '', CLEANUP_STATE_MACHINE_ARN: undefined });
+    expect(() => stateMachineArnOf(config, run)).toThrow(new Error(message));
   });
 });

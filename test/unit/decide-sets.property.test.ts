@@ -1,4 +1,4 @@
-// Property-based tests of the retention cleaner (lambda/retention.ts): over random snapshot histories, rules,
+// Property-based tests of the retention clean-up (lambda/logic/decide-sets.ts): over random snapshot histories, rules,
 // time zones and live-instance lists, the decisions keep every promise the README makes, and equal those of
 // a small reference model written here from the README's wording rather than from the code.
 import * as fc from 'fast-check';
@@ -306,12 +306,12 @@ function checkHistory(history: History): void {
   const mustKeep = modelKeptIds(snapshots, options);
   ensure(sameIds(keptIds, mustKeep), () => `kept [${[...keptIds].sort()}], the README keeps [${[...mustKeep].sort()}]`);
 
-  // Idempotent: once the cleaner's deletions are done, deciding again deletes nothing more.
+  // Idempotent: once the clean-up's deletions are done, deciding again deletes nothing more.
   const again = deletedIds(clean(snapshots.filter((s) => !deleted.has(s.snapshotId)), options));
   ensure(again.size === 0, () => `a second run deleted [${[...again]}]`);
 }
 
-describe('retention cleaner over random histories', () => {
+describe('retention clean-up over random histories', () => {
   test(`keeps every promise over ${NUM_RUNS} random histories`, () => {
     let runs = 0;
     fc.assert(fc.property(historyArb, (history) => {

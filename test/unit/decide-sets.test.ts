@@ -1,6 +1,6 @@
 // Example tests of the retention rules (lambda/retention.ts), each against a hand-computed expectation:
 // restic-style keep rules, buckets in a time zone across DST changes, ISO weeks and month ends, grouping of
-// snapshots into sets, and the cleaner's guarantees (pending, error grace, newest, hold, orphans).
+// snapshots into sets, and the clean-up's guarantees (pending, error grace, newest, hold, orphans).
 import {
   applyRules, bucketKey, CleanupOptions, decideSets, groupSets, RetentionRules, SetState, SnapshotSet,
 } from '../../lambda/logic/decide-sets';
