@@ -63,9 +63,9 @@ export interface SynthesizedMachine {
 }
 
 /** A fresh App and Stack with a fixed env, `define` adds the constructs; returns the stack's template. */
-export function synthesizeTemplate(define: (scope: Construct) => void, region = 'us-east-1'): Template {
+export function synthesizeTemplate(define: (scope: Construct) => void, region = 'us-east-1', stackName = 'Synthesized'): Template {
   const app = new App();
-  const stack = new Stack(app, 'Synthesized', { env: { account: '123456789012', region } });
+  const stack = new Stack(app, stackName, { env: { account: '123456789012', region } });
   define(stack);
   return Template.fromStack(stack);
 }
