@@ -14,10 +14,9 @@
 // Knobs (environment, bench/scale/settings.ts): BENCH_SCALE_SIZES=1000,5000,10000  BENCH_TIME_SCALE=10
 // BENCH_SCALE_MOTO_INDEX=1 (0 runs moto without its tag index)  BENCH_SCALE_THROTTLE_RATE=0
 // BENCH_SCALE_SERVER_ERROR_RATE=0 (injected faults)  BENCH_SCALE_CLEANUP_SNAPSHOTS=20000 (0 skips the clean-up)
+import { performance } from 'perf_hooks';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { startFaultProxy } from '../test/support/fault-proxy';
-import { FunctionSettings } from '../test/support/synthesized';
 import { countS3Calls } from './scale/capture';
 import { CleanupResult, runCleanup } from './scale/cleanup';
 import { startBenchMoto } from './scale/moto';
@@ -28,7 +27,8 @@ import {
 import { BenchBackend, runSize, SizeResult } from './scale/snapshot-run';
 import { installScaledClock } from './scale/tasks';
 import { BenchMachine, synthesizeBench } from './scale/template';
-import { performance } from 'perf_hooks';
+import { startFaultProxy } from '../test/support/fault-proxy';
+import { FunctionSettings } from '../test/support/synthesized';
 
 /** moto, the proxy and the clients; the process's environment made the run function's, as Lambda gives it. */
 async function startBackend(fn: FunctionSettings): Promise<BenchBackend> {

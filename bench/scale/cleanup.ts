@@ -1,15 +1,15 @@
 // The clean-up stage of bench/scale.ts: a history of CLEANUP_SLOTS daily sets per instance made straight in
 // moto, one orchestrated clean-up carried out, and what moto holds afterwards checked against the retention.
+import { performance } from 'perf_hooks';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { countRecords } from '../../test/support/fault-proxy';
-import { ExecutionStats, JsonObject } from '../../test/support/state-machine-interpreter';
 import { LogCapture } from './capture';
 import { resetMoto, seed, seedHistory, slotsInMoto } from './moto';
 import { CLEANUP_KEEP_LAST, CLEANUP_SLOTS, CLEANUP_SNAPSHOTS, f1, progress, seconds, slotMinutesAgo, TIME_SCALE } from './settings';
 import { BenchBackend } from './snapshot-run';
 import { executeCapturing, newInterpreter } from './tasks';
 import { BenchMachine } from './template';
-import { performance } from 'perf_hooks';
+import { countRecords } from '../../test/support/fault-proxy';
+import { ExecutionStats, JsonObject } from '../../test/support/state-machine-interpreter';
 
 export interface CleanupResult {
   readonly snapshots: number;

@@ -7,10 +7,10 @@ import {
   CreateSnapshotsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeTagsCommand, EC2Client,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { growFleet } from '../fleet';
+import { MOTO_INDEX, PLAN_BUCKET } from './settings';
 import { Tag } from '../../lib/private/contract';
 import { MotoServer, startMoto } from '../../test/support/moto-server';
-import { MOTO_INDEX, PLAN_BUCKET } from './settings';
+import { growFleet } from '../fleet';
 
 /**
  * moto finds an object's tags by scanning every tag it holds (TagBackend.describe_tags with a resource-id

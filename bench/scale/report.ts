@@ -1,10 +1,10 @@
 // What bench/scale.ts prints: what it read from the template, then per fleet size, the cost of the largest run,
 // the clean-up, and the last lines `cleanup: …` and `scale: …` that scripts read.
-import { FunctionSettings } from '../../test/support/synthesized';
 import { CleanupResult } from './cleanup';
 import { CLEANUP_KEEP_LAST, CLEANUP_SLOTS, f1, limitSeconds, PRICE, seconds, SERVER_ERROR_RATE, THROTTLE_RATE, TIME_SCALE } from './settings';
 import { SizeResult } from './snapshot-run';
 import { BenchMachine } from './template';
+import { FunctionSettings } from '../../test/support/synthesized';
 
 type Invocations = SizeResult['stats']['invocations'];
 

@@ -1,16 +1,16 @@
 // One fleet size of bench/scale.ts: moto reset and seeded, the run's state machine carried out, and what moto
 // holds afterwards checked against the report and the handler's logs (instances lost, second sets).
+import { performance } from 'perf_hooks';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { countRecords, FaultProxy, RequestRecord } from '../../test/support/fault-proxy';
-import { MotoServer } from '../../test/support/moto-server';
-import { ExecutionStats, JsonObject } from '../../test/support/state-machine-interpreter';
 import { LogCapture, resetS3Calls, s3Calls } from './capture';
 import { resetMoto, seed, setsInMoto } from './moto';
 import { progress, seconds, SIZES, slotMinutesAgo, TIME_SCALE } from './settings';
 import { executeCapturing, newInterpreter } from './tasks';
 import { BenchMachine } from './template';
-import { performance } from 'perf_hooks';
+import { countRecords, FaultProxy, RequestRecord } from '../../test/support/fault-proxy';
+import { MotoServer } from '../../test/support/moto-server';
+import { ExecutionStats, JsonObject } from '../../test/support/state-machine-interpreter';
 
 /** What the bench works against: moto, the fault proxy in front of its EC2, and clients straight to moto. */
 export interface BenchBackend {

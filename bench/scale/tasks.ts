@@ -1,15 +1,15 @@
 // The interpreter's Lambda tasks: each invokes, in-process, the export of lambda/handlers/orchestrated.ts that
 // its function's Handler names, on a clock TIME_SCALE times faster (test/support/in-process-lambda.ts), and is
 // recorded as an invocation of the execution.
+import { performance } from 'perf_hooks';
+import { LogCapture } from './capture';
+import { progress, seconds, TIME_SCALE } from './settings';
+import { BenchMachine } from './template';
 import * as orchestrated from '../../lambda/handlers/orchestrated';
 import { realClock } from '../../lambda/support/rate-limiter';
 import { InProcessLambda, LambdaHandler } from '../../test/support/in-process-lambda';
 import { Interpreter, JsonObject, Machine, StatesError } from '../../test/support/state-machine-interpreter';
 import { FunctionSettings } from '../../test/support/synthesized';
-import { LogCapture } from './capture';
-import { progress, seconds, TIME_SCALE } from './settings';
-import { BenchMachine } from './template';
-import { performance } from 'perf_hooks';
 
 const lambda = new InProcessLambda(TIME_SCALE);
 

@@ -1,10 +1,10 @@
 // What bench/scale.ts carries out, read from a synthesized SnapshotPolicy (test/support/synthesized.ts): the run's
 // and the clean-up's definitions, and the function each one's tasks invoke with its environment, Timeout and memory.
-import { FLEET_TAG } from '../fleet';
+import { CLEANUP_KEEP_LAST, PLAN_BUCKET, REGION } from './settings';
 import { Orchestration, Retention, SnapshotPolicy } from '../../lib';
 import { Machine } from '../../test/support/state-machine-interpreter';
 import { FunctionSettings, machineFunctions, stateMachine, stateMachines, synthesizeTemplate } from '../../test/support/synthesized';
-import { CLEANUP_KEEP_LAST, PLAN_BUCKET, REGION } from './settings';
+import { FLEET_TAG } from '../fleet';
 
 export interface BenchMachine {
   readonly definition: Machine;
