@@ -1,4 +1,4 @@
-// Retention rules: which snapshot sets of each instance the cleaner keeps. Modelled on restic's `forget`.
+// Retention rules: which snapshot sets of each instance the clean-up keeps. Modelled on restic's `forget`.
 import { Duration, Token } from 'aws-cdk-lib';
 
 /**
@@ -49,7 +49,7 @@ export interface KeepRules {
 const MAX_COUNT = 1000;
 
 /**
- * Which snapshot sets the cleaner keeps. Whatever the rules, the cleaner never deletes the newest
+ * Which snapshot sets the clean-up keeps. Whatever the rules, the clean-up never deletes the newest
  * completed set of an instance, a set that is still pending, or a set under legal hold.
  */
 export class Retention {
@@ -101,7 +101,7 @@ export class Retention {
   }
 
   /**
-   * The rules as the cleaner reads them (JSON with durations in seconds).
+   * The rules as the clean-up reads them (JSON with durations in seconds).
    * @internal
    */
   public _render(): Record<string, number> {

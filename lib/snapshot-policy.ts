@@ -1,27 +1,22 @@
-// The SnapshotPolicy construct: a schedule, a snapshot function and a retention cleaner for a tagged fleet.
-import * as path from 'path';
+// The SnapshotPolicy construct: a schedule, a snapshot function and a clean-up of expired sets for a tagged fleet.
 import {
-  Annotations, ArnFormat, Duration, Names, Stack, Token,
+  Annotations, Duration, Names, RemovalPolicy, Stack,
   aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cw_actions, aws_iam as iam, aws_lambda as lambda,
   aws_logs as logs, aws_s3 as s3, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns,
-  aws_sqs as sqs, aws_stepfunctions as sfn, RemovalPolicy,
+  aws_sqs as sqs, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { createCleanupStateMachine, createRunStateMachine, Orchestration } from './orchestration';
-import { Handler } from './private/contract';
+import { Orchestration } from './orchestration';
+import { BatchedExecution, CLEANUP, SNAPSHOT_RUN } from './private/batched-execution';
+import { Defaults, EnvVar, Handler, Metric, Phase, PlanPrefix, PolicyEnvironment, RunKind, Tag } from './private/contract';
+import { grantCleanup, grantPlans, grantSnapshot } from './private/grants';
+import { HandlerEntry, PolicyFunction } from './private/policy-function';
+import { validateProps } from './private/validation';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
-/** Tag keys the policy writes on every snapshot; users may not set them in `snapshotTags`. */
-const POLICY_ID_TAG = 'snapshot-policy:id';
-const RESERVED_TAG_PREFIX = 'snapshot-policy:';
-/** EC2 allows 50 tags per resource; the policy writes 3 of its own. */
-const MAX_USER_SNAPSHOT_TAGS = 47;
-const MAX_DESCRIPTION_LENGTH = 255;
-const POLICY_NAME_PATTERN = /^[A-Za-z0-9 _.:/=+\-@]{1,128}$/;
-/** The namespace and dimensions the handlers publish their embedded metrics under. */
-const METRICS_NAMESPACE = 'SnapshotPolicy';
-const METRICS_SERVICE = 'cdk-snapshot-policy';
+/** Lambda's longest invocation, and the functions' default timeout. */
+const MAX_TIMEOUT = Duration.minutes(15);
 
 /** Properties of a {@link SnapshotPolicy}. */
 export interface SnapshotPolicyProps {
@@ -39,13 +34,13 @@ export interface SnapshotPolicyProps {
   readonly schedule?: scheduler.ScheduleExpression;
 
   /**
-   * Which snapshot sets of each instance the cleaner keeps.
+   * Which snapshot sets of each instance the clean-up keeps.
    * @default - Retention.keepLast(7)
    */
   readonly retention?: Retention;
 
   /**
-   * When the retention cleaner runs. Clean-ups and runs draw on the same account-wide EC2 rate (5
+   * When the clean-up runs. Clean-ups and runs draw on the same account-wide EC2 rate (5
    * CreateSnapshots or DeleteSnapshot requests per second): for large fleets, pick a time when runs are over.
    * @default - the same expression as `schedule`
    */
@@ -111,7 +106,7 @@ export interface SnapshotPolicyProps {
 
   /**
    * A stable name for this policy, written on every snapshot as the `snapshot-policy:id` tag. The
-   * cleaner only ever deletes snapshots carrying it. Changing it orphans the existing snapshots.
+   * clean-up only ever deletes snapshots carrying it. Changing it orphans the existing snapshots.
    * Letters, digits, spaces and `_ . : / = + - @`, at most 128 characters.
    * @default - the stack name and the construct's path
    */
@@ -131,7 +126,7 @@ export interface SnapshotPolicyProps {
   readonly orphanRetention?: Duration;
 
   /**
-   * How long log events of both functions are kept.
+   * How long log events of the functions (and of the state machines, with `Orchestration.STEP_FUNCTIONS`) are kept.
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;
@@ -174,11 +169,11 @@ export interface SnapshotPolicyProps {
 export class SnapshotPolicy extends Construct {
   /** The function that plans and creates the snapshot sets. */
   public readonly snapshotFunction: lambda.IFunction;
-  /** The function that deletes expired snapshot sets. */
+  /** The function of the clean-up: it deletes the snapshot sets the retention rules no longer keep. */
   public readonly cleanupFunction: lambda.IFunction;
   /** The schedule that starts snapshot runs. */
   public readonly schedule: scheduler.ISchedule;
-  /** The schedule that starts the cleaner. */
+  /** The schedule that starts the clean-up. */
   public readonly cleanupSchedule: scheduler.ISchedule;
   /** The value of the `snapshot-policy:id` tag on every snapshot of this policy. */
   public readonly policyId: string;
@@ -193,140 +188,49 @@ export class SnapshotPolicy extends Construct {
   /** The bucket that holds each run's plan and each clean-up's deletions in batches, with `Orchestration.STEP_FUNCTIONS`. */
   public readonly planBucket?: s3.IBucket;
 
+  private readonly timeout: Duration;
+  private readonly logRetention: logs.RetentionDays;
+  /** With `Orchestration.STEP_FUNCTIONS`: the function the schedules start both state machines with. */
+  private readonly starter?: lambda.IFunction;
+
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
     super(scope, id);
-    validate(props);
-    const stack = Stack.of(this);
-
+    validateProps(this, props);
     this.policyId = props.policyName ?? defaultPolicyName(this);
-    const schedule = props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' });
-    const retention = props.retention ?? Retention.keepLast(7);
-    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
-    const timeout = props.timeout ?? Duration.minutes(15);
-    if (props.dryRun) {
-      Annotations.of(this).addWarningV2('cdk-snapshot-policy:dryRun',
-        'dryRun is true: runs check permissions and log their plans, but create and delete nothing');
-    }
+    this.timeout = props.timeout ?? MAX_TIMEOUT;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const orchestrated = (props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS;
+    this.warnAboutChoices(props, orchestrated);
 
-    const environment: Record<string, string> = {
-      POLICY_ID: this.policyId,
-      INSTANCE_TAGS: stack.toJsonString(props.instanceTags),
-      EXCLUDE_BOOT_VOLUME: String(props.excludeBootVolume ?? false),
-      EXCLUDE_DATA_VOLUME_TAGS: stack.toJsonString(props.excludeDataVolumeTags ?? {}),
-      COPY_VOLUME_TAGS: String(props.copyVolumeTags ?? false),
-      SNAPSHOT_TAGS: stack.toJsonString(props.snapshotTags ?? {}),
-      DESCRIPTION: props.description ?? `Created by cdk-snapshot-policy ${this.policyId}`,
-      LOCAL_ZONE_DESTINATION: props.localZoneDestination ?? SnapshotDestination.PARENT_REGION,
-      OUTPOST_DESTINATION: props.outpostDestination ?? SnapshotDestination.PARENT_REGION,
-      DRY_RUN: String(props.dryRun ?? false),
-      RETENTION: JSON.stringify(retention._render()),
-      TIME_ZONE: schedule.timeZone?.timezoneName ?? 'UTC',
-      HOLD_TAG: props.legalHoldTag ?? 'snapshot-policy:hold',
-      ORPHAN_RETENTION_SECONDS: String((props.orphanRetention ?? Duration.days(90)).toSeconds()),
-    };
-
+    // Functions
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    this.planBucket = orchestrated ? this.createPlanBucket() : undefined;
+    const environment = this.policyEnvironment(props);
+    this.snapshotFunction = this.createSnapshotFunction(props, environment);
+    this.cleanupFunction = this.createCleanupFunction(environment);
 
-    const snapshotRole = this.createFunctionRole('SnapshotRole', 'the snapshot function');
-    const cleanupRole = this.createFunctionRole('CleanupRole', 'the cleanup function');
-    this.grantSnapshot(snapshotRole, props.instanceTags);
-    this.grantCleanup(cleanupRole);
-
-    let runTarget: lambda.IFunction;
-    let runInput: scheduler.ScheduleTargetInput;
-    let cleanupTarget: lambda.IFunction;
-    let cleanupInput: scheduler.ScheduleTargetInput;
-    if ((props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS) {
-      if (props.cleanupSchedule === undefined) {
-        Annotations.of(this).addWarningV2('cdk-snapshot-policy:cleanupScheduleShared',
-          'orchestration is STEP_FUNCTIONS and cleanupSchedule is not set: each clean-up starts with a run and shares ' +
-          'EC2\'s account-wide rate of 5 CreateSnapshots or DeleteSnapshot requests per second with it, so both take up to ' +
-          'twice as long and late batches may not reach every instance; set cleanupSchedule to a time when runs are over');
-      }
-      const bucket = new s3.Bucket(this, 'PlanBucket', {
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        enforceSSL: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        // Plans are working files of one run; a month is ample to investigate a run.
-        lifecycleRules: [{ expiration: Duration.days(30) }],
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
-      // Only the plan objects, by key, and each role only its own prefix: grantRead and grantPut would add
-      // List* and GetBucket* on the bucket and object lock, tagging and abort actions that no function needs.
-      const grantPlans = (role: iam.Role, sid: string, prefix: string) => role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid, actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${prefix}/*`)],
-      }));
-      grantPlans(snapshotRole, 'ReadWriteRunPlans', 'runs');
-      grantPlans(cleanupRole, 'ReadWriteCleanupPlans', 'cleanups');
-      // DeleteSnapshot shares the CreateSnapshots bucket, so deletion batches are sized alike.
-      const batchSize = String(batchSizeFor(timeout));
-      this.snapshotFunction = this.createFunction('SnapshotFunction', Handler.SNAPSHOT_PHASES, snapshotRole,
-        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
-        'Plans and sends the batches of the snapshot policy\'s orchestrated runs');
-      this.cleanupFunction = this.createFunction('CleanupFunction', Handler.CLEANUP_PHASES, cleanupRole,
-        { ...environment, PLAN_BUCKET: bucket.bucketName, BATCH_SIZE: batchSize }, timeout, logRetention,
-        'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups');
-      const stateMachine = createRunStateMachine(this, { runFunction: this.snapshotFunction, logRetention });
-      const cleanupStateMachine = createCleanupStateMachine(this, { runFunction: this.cleanupFunction, logRetention });
-      const starterRole = this.createFunctionRole('StarterRole', 'the run starter');
-      stateMachine.grantStartExecution(starterRole);
-      cleanupStateMachine.grantStartExecution(starterRole);
-      const starter = this.createFunction('StarterFunction', Handler.START, starterRole,
-        { ...environment, STATE_MACHINE_ARN: stateMachine.stateMachineArn, CLEANUP_STATE_MACHINE_ARN: cleanupStateMachine.stateMachineArn },
-        Duration.minutes(1), logRetention, 'Starts the run or clean-up of one slot of the snapshot policy, once');
-      runTarget = starter;
-      cleanupTarget = starter;
-      runInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', run: 'snapshots', slot: scheduler.ContextAttribute.scheduledTime });
-      cleanupInput = scheduler.ScheduleTargetInput.fromObject({ phase: 'start', run: 'cleanup', slot: scheduler.ContextAttribute.scheduledTime });
-      this.stateMachine = stateMachine;
-      this.cleanupStateMachine = cleanupStateMachine;
-      this.planBucket = bucket;
-    } else {
-      this.snapshotFunction = this.createFunction('SnapshotFunction', Handler.SNAPSHOT_RUN, snapshotRole, environment, timeout, logRetention,
-        'Creates the snapshot sets of one run of the snapshot policy');
-      this.cleanupFunction = this.createFunction('CleanupFunction', Handler.CLEANUP, cleanupRole, environment, timeout, logRetention,
-        'Deletes the snapshot sets that the snapshot policy no longer keeps');
-      runTarget = this.snapshotFunction;
-      cleanupTarget = this.cleanupFunction;
-      runInput = scheduler.ScheduleTargetInput.fromObject({ slot: scheduler.ContextAttribute.scheduledTime });
-      cleanupInput = runInput;
+    // Orchestration
+    if (orchestrated) {
+      this.stateMachine = new BatchedExecution(this, 'Run', {
+        kind: SNAPSHOT_RUN, handler: this.snapshotFunction, logRetention: this.logRetention,
+      }).stateMachine;
+      this.cleanupStateMachine = new BatchedExecution(this, 'Cleanup', {
+        kind: CLEANUP, handler: this.cleanupFunction, logRetention: this.logRetention,
+      }).stateMachine;
+      this.starter = this.createStarter(environment, this.stateMachine, this.cleanupStateMachine);
     }
 
-    // One role for both schedules, inside this construct (the target's default is a role at stack scope).
-    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-      description: `Role the schedules of snapshot policy ${this.policyId} invoke its functions with`,
-    });
-    // A run that is an hour late would be a different backup than the one planned: it goes to the
-    // dead-letter queue (and so raises the alarm) instead of running late.
-    const targetProps = {
-      role: schedulerRole, retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: this.deadLetterQueue,
-    };
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      schedule,
-      enabled: props.enabled ?? true,
-      description: `Snapshot runs of ${this.policyId}`,
-      target: new targets.LambdaInvoke(runTarget, { ...targetProps, input: runInput }),
-    });
-    this.cleanupSchedule = new scheduler.Schedule(this, 'CleanupSchedule', {
-      schedule: props.cleanupSchedule ?? schedule,
-      enabled: props.enabled ?? true,
-      description: `Retention clean-up of ${this.policyId}`,
-      target: new targets.LambdaInvoke(cleanupTarget, { ...targetProps, input: cleanupInput }),
-    });
+    // Schedules
+    const schedules = this.createSchedules(props);
+    this.schedule = schedules.run;
+    this.cleanupSchedule = schedules.cleanup;
 
-    if (props.failureAlarm ?? true) {
-      this.failureAlarm = this.createFailureAlarm(props.notificationTopic);
-    } else if (props.notificationTopic) {
-      Annotations.of(this).addWarningV2('cdk-snapshot-policy:notificationTopicWithoutAlarm',
-        'notificationTopic is set but failureAlarm is false: nothing will notify the topic');
-    }
+    // Alarms
+    if (props.failureAlarm ?? true) this.failureAlarm = this.createFailureAlarm(props.notificationTopic);
   }
 
   /**
@@ -337,9 +241,9 @@ export class SnapshotPolicy extends Construct {
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: Metric.NAMESPACE,
       metricName,
-      dimensionsMap: { service: METRICS_SERVICE, PolicyId: this.policyId },
+      dimensionsMap: { service: Metric.SERVICE, [Metric.POLICY_DIMENSION]: this.policyId },
       statistic: cloudwatch.Stats.SUM,
       period: Duration.hours(1),
       ...props,
@@ -348,48 +252,184 @@ export class SnapshotPolicy extends Construct {
 
   /** Snapshot sets created. */
   public metricSetsCreated(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('SetsCreated', props);
+    return this.metric(Metric.SETS_CREATED, props);
   }
 
   /** Instances whose request failed (after retries) or could not be planned. */
   public metricInstancesFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('InstancesFailed', props);
+    return this.metric(Metric.INSTANCES_FAILED, props);
   }
 
   /** Instances a run did not reach before its time ran out. */
   public metricInstancesNotReached(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('InstancesNotReached', props);
+    return this.metric(Metric.INSTANCES_NOT_REACHED, props);
   }
 
-  /** Snapshot sets the cleaner deleted. */
+  /** Snapshot sets the clean-up deleted. */
   public metricSetsDeleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('SetsDeleted', props);
+    return this.metric(Metric.SETS_DELETED, props);
   }
 
-  /** Snapshots the cleaner left for the next run (in use by an AMI, or a failed delete). */
+  /** Snapshots the clean-up left for the next run (in use by an AMI, or a failed delete). */
   public metricDeletesSkipped(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('DeletesSkipped', props);
+    return this.metric(Metric.DELETES_SKIPPED, props);
+  }
+
+  private warnAboutChoices(props: SnapshotPolicyProps, orchestrated: boolean): void {
+    const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`cdk-snapshot-policy:${id}`, message);
+    if (props.dryRun) {
+      warn('dryRun', 'dryRun is true: runs check permissions and log their plans, but create and delete nothing');
+    }
+    if (orchestrated && props.cleanupSchedule === undefined) {
+      warn('cleanupScheduleShared',
+        'orchestration is STEP_FUNCTIONS and cleanupSchedule is not set: each clean-up starts with a run and shares ' +
+        'EC2\'s account-wide rate of 5 CreateSnapshots or DeleteSnapshot requests per second with it, so both take up to ' +
+        'twice as long and late batches may not reach every instance; set cleanupSchedule to a time when runs are over');
+    }
+    if (!(props.failureAlarm ?? true) && props.notificationTopic) {
+      warn('notificationTopicWithoutAlarm', 'notificationTopic is set but failureAlarm is false: nothing will notify the topic');
+    }
+  }
+
+  /** What both functions read; each adds what only it needs. */
+  private policyEnvironment(props: SnapshotPolicyProps): PolicyEnvironment {
+    const stack = Stack.of(this);
+    const retention = props.retention ?? Retention.keepLast(Defaults.KEEP_LAST);
+    return {
+      [EnvVar.POLICY_ID]: this.policyId,
+      [EnvVar.INSTANCE_TAGS]: stack.toJsonString(props.instanceTags),
+      [EnvVar.EXCLUDE_BOOT_VOLUME]: String(props.excludeBootVolume ?? false),
+      [EnvVar.EXCLUDE_DATA_VOLUME_TAGS]: stack.toJsonString(props.excludeDataVolumeTags ?? {}),
+      [EnvVar.COPY_VOLUME_TAGS]: String(props.copyVolumeTags ?? false),
+      [EnvVar.SNAPSHOT_TAGS]: stack.toJsonString(props.snapshotTags ?? {}),
+      [EnvVar.DESCRIPTION]: props.description ?? `Created by cdk-snapshot-policy ${this.policyId}`,
+      [EnvVar.LOCAL_ZONE_DESTINATION]: props.localZoneDestination ?? SnapshotDestination.PARENT_REGION,
+      [EnvVar.OUTPOST_DESTINATION]: props.outpostDestination ?? SnapshotDestination.PARENT_REGION,
+      [EnvVar.DRY_RUN]: String(props.dryRun ?? false),
+      [EnvVar.RETENTION]: JSON.stringify(retention._render()),
+      [EnvVar.TIME_ZONE]: this.runSchedule(props).timeZone?.timezoneName ?? Defaults.TIME_ZONE,
+      [EnvVar.HOLD_TAG]: props.legalHoldTag ?? Tag.DEFAULT_HOLD,
+      [EnvVar.ORPHAN_RETENTION_SECONDS]: String((props.orphanRetention ?? Duration.days(Defaults.ORPHAN_RETENTION_DAYS)).toSeconds()),
+    };
+  }
+
+  /** With a plan bucket, the bucket and the batch size of orchestrated runs and clean-ups. */
+  private batchEnvironment(): PolicyEnvironment {
+    if (!this.planBucket) return {};
+    // DeleteSnapshot shares the CreateSnapshots bucket, so deletion batches are sized alike.
+    return { [EnvVar.PLAN_BUCKET]: this.planBucket.bucketName, [EnvVar.BATCH_SIZE]: String(batchSizeFor(this.timeout)) };
+  }
+
+  private createSnapshotFunction(props: SnapshotPolicyProps, environment: PolicyEnvironment): lambda.IFunction {
+    const role = this.createFunctionRole('SnapshotRole', 'the snapshot function');
+    grantSnapshot(this, role, this.policyId, props.instanceTags);
+    if (this.planBucket) grantPlans(role, 'ReadWriteRunPlans', this.planBucket, PlanPrefix.RUNS);
+    return this.createFunction('SnapshotFunction', role, { ...environment, ...this.batchEnvironment() }, this.planBucket
+      ? { handler: Handler.SNAPSHOT_PHASES, description: 'Plans and sends the batches of the snapshot policy\'s orchestrated runs' }
+      : { handler: Handler.SNAPSHOT_RUN, description: 'Creates the snapshot sets of one run of the snapshot policy' });
+  }
+
+  private createCleanupFunction(environment: PolicyEnvironment): lambda.IFunction {
+    // The role's description predates the one name for the clean-up; it is kept so deployed roles stay as they are.
+    const role = this.createFunctionRole('CleanupRole', 'the cleanup function');
+    grantCleanup(this, role, this.policyId);
+    if (this.planBucket) grantPlans(role, 'ReadWriteCleanupPlans', this.planBucket, PlanPrefix.CLEANUPS);
+    return this.createFunction('CleanupFunction', role, { ...environment, ...this.batchEnvironment() }, this.planBucket
+      ? { handler: Handler.CLEANUP_PHASES, description: 'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups' }
+      : { handler: Handler.CLEANUP, description: 'Deletes the snapshot sets that the snapshot policy no longer keeps' });
+  }
+
+  /** The schedules' target with `Orchestration.STEP_FUNCTIONS`: starts one execution per slot. */
+  private createStarter(environment: PolicyEnvironment, run: sfn.IStateMachine, cleanup: sfn.IStateMachine): lambda.IFunction {
+    const role = this.createFunctionRole('StarterRole', 'the run starter');
+    run.grantStartExecution(role);
+    cleanup.grantStartExecution(role);
+    return this.createFunction('StarterFunction', role, {
+      ...environment, [EnvVar.STATE_MACHINE_ARN]: run.stateMachineArn, [EnvVar.CLEANUP_STATE_MACHINE_ARN]: cleanup.stateMachineArn,
+    }, {
+      handler: Handler.START,
+      description: 'Starts the run or clean-up of one slot of the snapshot policy, once',
+      timeout: Duration.minutes(1),
+    });
+  }
+
+  private createFunction(
+    id: string, role: iam.IRole, environment: PolicyEnvironment,
+    what: { readonly handler: HandlerEntry; readonly description: string; readonly timeout?: Duration },
+  ): lambda.IFunction {
+    return new PolicyFunction(this, id, {
+      ...what,
+      role,
+      environment,
+      timeout: what.timeout ?? this.timeout,
+      logRetention: this.logRetention,
+      deadLetterQueue: this.deadLetterQueue,
+    }).function;
+  }
+
+  private createFunctionRole(id: string, what: string): iam.Role {
+    return new iam.Role(this, id, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Role of ${what} of snapshot policy ${this.policyId}`,
+    });
+  }
+
+  private createPlanBucket(): s3.Bucket {
+    return new s3.Bucket(this, 'PlanBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // Plans are working files of one run; a month is ample to investigate a run.
+      lifecycleRules: [{ expiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private runSchedule(props: SnapshotPolicyProps): scheduler.ScheduleExpression {
+    return props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' });
+  }
+
+  /** Both schedules: to the functions themselves, or to the starter with `Orchestration.STEP_FUNCTIONS`. */
+  private createSchedules(props: SnapshotPolicyProps): { run: scheduler.Schedule; cleanup: scheduler.Schedule } {
+    // One role for both schedules, inside this construct (the target's default is a role at stack scope).
+    const role = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: `Role the schedules of snapshot policy ${this.policyId} invoke its functions with`,
+    });
+    // A run that is an hour late would be a different backup than the one planned: it goes to the
+    // dead-letter queue (and so raises the alarm) instead of running late.
+    const target = (fn: lambda.IFunction, input: Record<string, unknown>) => new targets.LambdaInvoke(fn, {
+      role,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+      deadLetterQueue: this.deadLetterQueue,
+      input: scheduler.ScheduleTargetInput.fromObject({ ...input, slot: scheduler.ContextAttribute.scheduledTime }),
+    });
+    const schedule = this.runSchedule(props);
+    const enabled = props.enabled ?? true;
+    return {
+      run: new scheduler.Schedule(this, 'Schedule', {
+        schedule,
+        enabled,
+        description: `Snapshot runs of ${this.policyId}`,
+        target: this.starter
+          ? target(this.starter, { phase: Phase.START, run: RunKind.SNAPSHOTS }) : target(this.snapshotFunction, {}),
+      }),
+      cleanup: new scheduler.Schedule(this, 'CleanupSchedule', {
+        schedule: props.cleanupSchedule ?? schedule,
+        enabled,
+        description: `Retention clean-up of ${this.policyId}`,
+        target: this.starter
+          ? target(this.starter, { phase: Phase.START, run: RunKind.CLEANUP }) : target(this.cleanupFunction, {}),
+      }),
+    };
   }
 
   private createFailureAlarm(topic?: sns.ITopic): cloudwatch.Alarm {
     const period = Duration.hours(1);
-    const usingMetrics: Record<string, cloudwatch.IMetric> = {
-      failed: this.metricInstancesFailed({ period }),
-      notReached: this.metricInstancesNotReached({ period }),
-      snapshotErrors: this.snapshotFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-      cleanupErrors: this.cleanupFunction.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-      dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-    };
-    if (this.stateMachine) {
-      usingMetrics.starterErrors = (this.node.findChild('StarterFunction') as lambda.IFunction)
-        .metricErrors({ period, statistic: cloudwatch.Stats.SUM });
-      usingMetrics.runsFailed = this.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
-      usingMetrics.runsTimedOut = this.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
-    }
-    if (this.cleanupStateMachine) {
-      usingMetrics.cleanupsFailed = this.cleanupStateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM });
-      usingMetrics.cleanupsTimedOut = this.cleanupStateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM });
-    }
+    const usingMetrics = this.alarmMetrics(period);
     const expression = new cloudwatch.MathExpression({
       label: 'Instances without a set, failed invocations and undelivered runs',
       expression: Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(' + '),
@@ -412,113 +452,31 @@ export class SnapshotPolicy extends Construct {
     return alarm;
   }
 
-  private createFunctionRole(id: string, what: string): iam.Role {
-    return new iam.Role(this, id, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Role of ${what} of snapshot policy ${this.policyId}`,
-    });
-  }
-
-  private createFunction(
-    id: string, entry: { readonly asset: string; readonly export: string }, role: iam.Role, environment: Record<string, string>, timeout: Duration,
-    retention: logs.RetentionDays, description: string,
-  ): lambda.Function {
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
-    // Only this function's own log group, instead of the managed policy's logs:* on every group.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }));
-    const fn = new lambda.Function(this, id, {
-      description,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: `index.${entry.export}`,
-      code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', entry.asset)),
-      memorySize: 512,
-      timeout,
-      role,
-      environment,
-      logGroup,
-      deadLetterQueue: this.deadLetterQueue,
-    });
-    // Runs are idempotent per slot (an instance with a set for the slot gets no second one), so Lambda may
-    // retry a failed invocation; after that it goes to the dead-letter queue.
-    fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
-    return fn;
-  }
-
-  private grantSnapshot(role: iam.Role, instanceTags: { [key: string]: string }): void {
-    const stack = Stack.of(this);
-    const arn = (resource: string, account?: string) =>
-      stack.formatArn({ service: 'ec2', resource, resourceName: '*', account, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const snapshotArn = arn('snapshot', '');
-    const statements = [
-      new iam.PolicyStatement({
-        sid: 'DescribeFleet',
-        // Describe actions support no resource-level permissions. DescribeSnapshots finds the sets an
-        // earlier invocation made for the same slot.
-        actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones', 'ec2:DescribeVolumes', 'ec2:DescribeSnapshots'],
-        resources: ['*'],
-      }),
-      new iam.PolicyStatement({
-        sid: 'SnapshotTaggedInstances',
-        actions: ['ec2:CreateSnapshots'],
-        resources: [arn('instance')],
-        conditions: { StringEquals: tagConditions('aws:ResourceTag', instanceTags) },
-      }),
-      new iam.PolicyStatement({
-        sid: 'SnapshotTheirVolumes',
-        actions: ['ec2:CreateSnapshots'],
-        resources: [arn('volume')],
-      }),
-      new iam.PolicyStatement({
-        sid: 'CreatePolicySnapshots',
-        actions: ['ec2:CreateSnapshots'],
-        resources: [snapshotArn],
-        conditions: { StringEquals: { [`aws:RequestTag/${POLICY_ID_TAG}`]: this.policyId } },
-      }),
-      new iam.PolicyStatement({
-        sid: 'TagSnapshotsOnCreate',
-        actions: ['ec2:CreateTags'],
-        resources: [snapshotArn],
-        conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSnapshots' } },
-      }),
-    ];
-    statements.forEach((s) => role.addToPrincipalPolicy(s));
-  }
-
-  private grantCleanup(role: iam.Role): void {
-    const stack = Stack.of(this);
-    const snapshotArn = stack.formatArn({
-      service: 'ec2', resource: 'snapshot', resourceName: '*', account: '', arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'DescribePolicySnapshots',
-      // Describe actions support no resource-level permissions.
-      actions: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
-      resources: ['*'],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'DeletePolicySnapshotsOnly',
-      actions: ['ec2:DeleteSnapshot'],
-      resources: [snapshotArn],
-      conditions: { StringEquals: { [`aws:ResourceTag/${POLICY_ID_TAG}`]: this.policyId } },
-    }));
+  /** What the failure alarm adds up: each is a backup lost or at risk. */
+  private alarmMetrics(period: Duration): Record<string, cloudwatch.IMetric> {
+    const sum = { period, statistic: cloudwatch.Stats.SUM };
+    return {
+      failed: this.metricInstancesFailed({ period }),
+      notReached: this.metricInstancesNotReached({ period }),
+      snapshotErrors: this.snapshotFunction.metricErrors(sum),
+      cleanupErrors: this.cleanupFunction.metricErrors(sum),
+      dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+      ...(this.starter ? { starterErrors: this.starter.metricErrors(sum) } : {}),
+      ...(this.stateMachine ? { runsFailed: this.stateMachine.metricFailed(sum), runsTimedOut: this.stateMachine.metricTimedOut(sum) } : {}),
+      ...(this.cleanupStateMachine
+        ? { cleanupsFailed: this.cleanupStateMachine.metricFailed(sum), cleanupsTimedOut: this.cleanupStateMachine.metricTimedOut(sum) }
+        : {}),
+    };
   }
 }
 
 /**
- * Requests per batch of an orchestrated run: half of what EC2's CreateSnapshots refill rate (5 per second)
- * allows within the function's timeout, less the safety margin, so a batch ends well before the timeout
- * even when throttling and retries slow it down.
+ * Requests per batch of an orchestrated run: half of what EC2's CreateSnapshots refill rate allows within
+ * the function's timeout, less the handlers' safety margin, so a batch ends well before the timeout even
+ * when throttling and retries slow it down.
  */
 function batchSizeFor(timeout: Duration): number {
-  return Math.max(1, Math.floor((5 * (timeout.toSeconds() - 30)) / 2));
-}
-
-function tagConditions(prefix: string, tags: { [key: string]: string }): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`${prefix}/${k}`, v]));
+  return Math.max(1, Math.floor((Defaults.MUTATE_RATE_PER_SECOND * (timeout.toSeconds() - Defaults.SAFETY_MARGIN_SECONDS)) / 2));
 }
 
 function defaultPolicyName(scope: Construct): string {
@@ -526,60 +484,4 @@ function defaultPolicyName(scope: Construct): string {
   const relative = scope.node.path.slice(stack.node.path.length + 1);
   const name = `${stack.stackName}/${relative}`.replace(/[^A-Za-z0-9 _.:/=+\-@]/g, '-');
   return name.length <= 128 ? name : `${name.slice(0, 111)}-${Names.uniqueId(scope).slice(-16)}`;
-}
-
-/** Checks every prop it can at synth time and throws one error listing every problem. */
-function validate(props: SnapshotPolicyProps): void {
-  const problems: string[] = [];
-  checkTags(problems, 'instanceTags', props.instanceTags ?? {}, 1, 50);
-  checkTags(problems, 'excludeDataVolumeTags', props.excludeDataVolumeTags ?? {}, 0, 50);
-  checkTags(problems, 'snapshotTags', props.snapshotTags ?? {}, 0, MAX_USER_SNAPSHOT_TAGS);
-  for (const key of Object.keys(props.snapshotTags ?? {})) {
-    if (key.startsWith(RESERVED_TAG_PREFIX)) {
-      problems.push(`snapshotTags key must not start with "${RESERVED_TAG_PREFIX}" (the policy's own tags), got "${key}"`);
-    }
-  }
-  if (props.description !== undefined && !Token.isUnresolved(props.description) && props.description.length > MAX_DESCRIPTION_LENGTH) {
-    problems.push(`description must be at most ${MAX_DESCRIPTION_LENGTH} characters, got ${props.description.length}`);
-  }
-  if (props.policyName !== undefined && !Token.isUnresolved(props.policyName) && !POLICY_NAME_PATTERN.test(props.policyName)) {
-    problems.push(`policyName must be 1 to 128 letters, digits, spaces or _.:/=+-@, got "${props.policyName}"`);
-  }
-  if (props.legalHoldTag !== undefined && !Token.isUnresolved(props.legalHoldTag) &&
-      (props.legalHoldTag.length < 1 || props.legalHoldTag.length > 128 || props.legalHoldTag.startsWith('aws:'))) {
-    problems.push(`legalHoldTag must be a tag key of 1 to 128 characters not starting with "aws:", got "${props.legalHoldTag}"`);
-  }
-  if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
-    const ms = props.timeout.toMilliseconds();
-    if (ms < 60_000 || ms > 900_000) problems.push(`timeout must be between 1 minute and 15 minutes, got ${props.timeout.toHumanString()}`);
-    else if (ms % 1000 !== 0) problems.push(`timeout must be a whole number of seconds, got ${ms} milliseconds`);
-  }
-  if (props.orphanRetention !== undefined && !props.orphanRetention.isUnresolved()) {
-    const ms = props.orphanRetention.toMilliseconds();
-    if (ms < 86_400_000) problems.push(`orphanRetention must be at least 1 day, got ${props.orphanRetention.toHumanString()}`);
-    else if (ms % 1000 !== 0) problems.push(`orphanRetention must be a whole number of seconds, got ${ms} milliseconds`);
-  }
-  const holdTag = props.legalHoldTag ?? 'snapshot-policy:hold';
-  if (!Token.isUnresolved(holdTag) && props.snapshotTags && !Token.isUnresolved(props.snapshotTags) && holdTag in props.snapshotTags) {
-    problems.push(`snapshotTags must not contain the legalHoldTag key "${holdTag}": every set would be held and none ever deleted`);
-  }
-  if (props.retention) problems.push(...props.retention._validate());
-  if (problems.length > 0) {
-    throw new Error(`invalid SnapshotPolicy props: ${problems.join('; ')}`);
-  }
-}
-
-function checkTags(problems: string[], prop: string, tags: { [key: string]: string }, min: number, max: number): void {
-  if (Token.isUnresolved(tags)) return;
-  const entries = Object.entries(tags);
-  if (entries.length < min) problems.push(`${prop} must have at least ${min} tag, got ${entries.length}`);
-  if (entries.length > max) problems.push(`${prop} must have at most ${max} tags, got ${entries.length}`);
-  for (const [key, value] of entries) {
-    if (Token.isUnresolved(key)) continue;
-    if (key.length < 1 || key.length > 128) problems.push(`${prop} key must be 1 to 128 characters, got "${key}"`);
-    if (key.toLowerCase().startsWith('aws:')) problems.push(`${prop} key must not start with "aws:", got "${key}"`);
-    if (!Token.isUnresolved(value) && (typeof value !== 'string' || value.length > 256)) {
-      problems.push(`${prop} value of "${key}" must be a string of at most 256 characters, got ${JSON.stringify(value)}`);
-    }
-  }
 }

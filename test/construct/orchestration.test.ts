@@ -5,7 +5,7 @@
 import { createRequire } from 'module';
 import * as path from 'path';
 import {
-  App, CfnElement, Duration, Stack,
+  Duration, Stack,
   aws_logs as logs, aws_s3_assets as s3assets, aws_scheduler as scheduler,
 } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
@@ -13,9 +13,8 @@ import { Construct } from 'constructs';
 import { batchResult, deleteBatchResult } from '../../lambda/logic/batches';
 import { Orchestration, SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
 import { allows, allStatements, asList } from '../support/iam-statements';
+import { Built, INSTANCE_TAGS, SNAPSHOT_ARN, build as buildPolicy, child, ec2Arn, logicalIdOf, newStack } from '../support/stack';
 
-const ENV = { account: '123456789012', region: 'eu-west-1' };
-const INSTANCE_TAGS = { backup: 'nightly' };
 const RUN_FN_DESCRIPTION = 'Plans and sends the batches of the snapshot policy\'s orchestrated runs';
 const STARTER_FN_DESCRIPTION = 'Starts the run or clean-up of one slot of the snapshot policy, once';
 const CLEANUP_FN_DESCRIPTION = 'Plans and deletes the batches of the snapshot policy\'s orchestrated clean-ups';
@@ -37,37 +36,10 @@ type AslValidator = (definition: object, options?: { checkPaths: boolean; checkA
 };
 const validateAsl = createRequire(__filename)('asl-validator') as AslValidator;
 
-interface Built {
-  readonly stack: Stack;
-  readonly policy: SnapshotPolicy;
-  readonly template: Template;
-}
-
-function newStack(id = 'MyStack'): Stack {
-  return new Stack(new App(), id, { env: ENV });
-}
-
 /** A fresh App and Stack with one orchestrated policy; `props` override the minimal valid props. */
 function build(props: Partial<SnapshotPolicyProps> = {}): Built {
-  const stack = newStack();
-  const policy = new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS, orchestration: Orchestration.STEP_FUNCTIONS, ...props });
-  return { stack, policy, template: Template.fromStack(stack) };
+  return buildPolicy({ orchestration: Orchestration.STEP_FUNCTIONS, ...props });
 }
-
-function logicalIdOf(stack: Stack, construct: Construct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-function child<T extends Construct>(policy: SnapshotPolicy, id: string): T {
-  return policy.node.findChild(id) as T;
-}
-
-/** An EC2 ARN as the template writes it, with the partition left to CloudFormation. */
-function ec2Arn(rest: string): unknown {
-  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${rest}`]] };
-}
-
-const SNAPSHOT_ARN = ec2Arn('eu-west-1::snapshot/*');
 
 /** The logical id of the one resource of `type` whose properties match. */
 function onlyResource(template: Template, type: string, props: object): string {
@@ -407,7 +379,7 @@ describe('state machine resource', () => {
     const { stack, policy, template } = build();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       LoggingConfiguration: {
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'StateMachineLogs').logGroupArn) } }],
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'Run/Logs').logGroupArn) } }],
         IncludeExecutionData: false,
         Level: 'ALL',
       },
@@ -421,7 +393,7 @@ describe('state machine resource', () => {
     const { LoggingConfiguration, TracingConfiguration } = resources[logicalIdOf(stack, policy.cleanupStateMachine!)].Properties;
     expect({ LoggingConfiguration, TracingConfiguration }).toEqual({
       LoggingConfiguration: {
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'CleanupStateMachineLogs').logGroupArn) } }],
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: stack.resolve(child<logs.LogGroup>(policy, 'Cleanup/Logs').logGroupArn) } }],
         IncludeExecutionData: false,
         Level: 'ALL',
       },
@@ -432,7 +404,7 @@ describe('state machine resource', () => {
   test('keeps its logs 90 days by default and as long as logRetention says', () => {
     for (const [props, days] of [[{}, 90], [{ logRetention: logs.RetentionDays.ONE_YEAR }, 365]] as const) {
       const { stack, policy, template } = build(props);
-      for (const id of ['StateMachineLogs', 'CleanupStateMachineLogs']) {
+      for (const id of ['Run/Logs', 'Cleanup/Logs']) {
         expect(template.toJSON().Resources[logicalIdOf(stack, child(policy, id))].Properties).toEqual({ RetentionInDays: days });
       }
       template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: days });
@@ -629,7 +601,7 @@ describe('roles', () => {
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: stack.resolve(child<logs.LogGroup>(policy, 'SnapshotFunctionLogs').logGroupArn),
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'SnapshotFunction/Logs').logGroupArn),
       },
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
     ]);
@@ -651,7 +623,7 @@ describe('roles', () => {
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: stack.resolve(child<logs.LogGroup>(policy, 'CleanupFunctionLogs').logGroupArn),
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'CleanupFunction/Logs').logGroupArn),
       },
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
     ]);
@@ -665,7 +637,7 @@ describe('roles', () => {
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: stack.resolve(child<logs.LogGroup>(policy, 'StarterFunctionLogs').logGroupArn),
+        Resource: stack.resolve(child<logs.LogGroup>(policy, 'StarterFunction/Logs').logGroupArn),
       },
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: stack.resolve(policy.deadLetterQueue.queueArn) },
     ]);
@@ -762,7 +734,7 @@ describe('failure alarm', () => {
       'FILL(starterErrors, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0) + FILL(cleanupsFailed, 0) + FILL(cleanupsTimedOut, 0)');
     // CloudWatch allows at most 10 metrics in one math expression.
     expect(Object.keys(byId).filter((id) => id !== 'expr_1')).toHaveLength(10);
-    const starter = policy.node.findChild('StarterFunction') as any;
+    const starter = child<any>(policy, 'StarterFunction/Default');
     expect(byId.starterErrors.MetricStat.Metric).toEqual({
       Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(starter.functionName) }],
     });

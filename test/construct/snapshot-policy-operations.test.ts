@@ -1,16 +1,9 @@
 // Construct tests of what tells operators a backup did not happen: the failure alarm and its topic, the
 // metric methods, the dead-letter queue, and the role the schedules invoke the functions with.
-import { App, Duration, Stack, aws_sns as sns } from 'aws-cdk-lib';
-import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import { SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
-
-const ENV = { account: '123456789012', region: 'eu-west-1' };
-
-function build(props: Partial<SnapshotPolicyProps> = {}, extra?: (stack: Stack) => Partial<SnapshotPolicyProps>) {
-  const stack = new Stack(new App(), 'MyStack', { env: ENV });
-  const policy = new SnapshotPolicy(stack, 'Nightly', { instanceTags: { backup: 'nightly' }, ...props, ...extra?.(stack) });
-  return { stack, policy, template: Template.fromStack(stack) };
-}
+import { Duration, aws_sns as sns } from 'aws-cdk-lib';
+import { Annotations, Capture, Match } from 'aws-cdk-lib/assertions';
+import { SnapshotPolicyProps } from '../../lib';
+import { INVALID_PROPS, build } from '../support/stack';
 
 describe('failure alarm', () => {
   test('is created by default over failed and unreached instances, function errors and the dead-letter queue', () => {
@@ -133,7 +126,7 @@ describe('scheduler role', () => {
 });
 
 describe('validation of the operations props', () => {
-  const prefix = 'invalid SnapshotPolicy props: ';
+  const prefix = INVALID_PROPS;
   test.each([
     [{ timeout: Duration.millis(90_500) }, 'timeout must be a whole number of seconds, got 90500 milliseconds'],
     [{ orphanRetention: Duration.millis(86_400_500) }, 'orphanRetention must be a whole number of seconds, got 86400500 milliseconds'],

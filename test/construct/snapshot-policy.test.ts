@@ -2,7 +2,7 @@
 // bounds what the functions may create and delete, the policy id, and the validation of the props.
 import * as path from 'path';
 import {
-  App, CfnElement, CfnParameter, Duration, Lazy, Stack, Stage, TimeZone,
+  App, CfnParameter, Duration, Lazy, Stack, Stage, TimeZone,
   aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_s3_assets as s3assets,
   aws_scheduler as scheduler,
 } from 'aws-cdk-lib';
@@ -10,46 +10,19 @@ import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { Retention, SnapshotDestination, SnapshotPolicy, SnapshotPolicyProps } from '../../lib';
 import { allows, allStatements } from '../support/iam-statements';
+import {
+  Built, ENV, INSTANCE_TAGS, INVALID_PROPS, SNAPSHOT_ARN, build, child, ec2Arn, logicalIdOf, newStack,
+} from '../support/stack';
 
-const ENV = { account: '123456789012', region: 'eu-west-1' };
-const INSTANCE_TAGS = { backup: 'nightly' };
 const SNAPSHOT_FN_DESCRIPTION = 'Creates the snapshot sets of one run of the snapshot policy';
 const CLEANUP_FN_DESCRIPTION = 'Deletes the snapshot sets that the snapshot policy no longer keeps';
-
-interface Built {
-  readonly stack: Stack;
-  readonly policy: SnapshotPolicy;
-  readonly template: Template;
-}
-
-function newStack(id = 'MyStack'): Stack {
-  return new Stack(new App(), id, { env: ENV });
-}
-
-/** A fresh App and Stack with one policy; `props` override the minimal valid props. */
-function build(props: Partial<SnapshotPolicyProps> = {}): Built {
-  const stack = newStack();
-  const policy = new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS, ...props });
-  return { stack, policy, template: Template.fromStack(stack) };
-}
-
-/** An EC2 ARN as the template writes it, with the partition left to CloudFormation. */
-function ec2Arn(rest: string): unknown {
-  return { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${rest}`]] };
-}
-
-const SNAPSHOT_ARN = ec2Arn('eu-west-1::snapshot/*');
-
-function logicalIdOf(stack: Stack, construct: Construct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
 
 function roleRef(stack: Stack, fn: lambda.IFunction): unknown {
   return stack.resolve(fn.role!.roleName);
 }
 
-function logGroupArn(stack: Stack, policy: SnapshotPolicy, id: string): unknown {
-  return stack.resolve((policy.node.findChild(id) as logs.LogGroup).logGroupArn);
+function logGroupArn(stack: Stack, policy: SnapshotPolicy, childPath: string): unknown {
+  return stack.resolve(child<logs.LogGroup>(policy, childPath).logGroupArn);
 }
 
 /** The statements of the one AWS::IAM::Policy attached to the role of `fn`. */
@@ -283,11 +256,11 @@ describe('functions', () => {
     const { stack, policy, template } = build();
     template.resourceCountIs('AWS::Logs::LogGroup', 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
-    for (const [fn, logGroupId] of [[policy.snapshotFunction, 'SnapshotFunctionLogs'], [policy.cleanupFunction, 'CleanupFunctionLogs']] as const) {
+    for (const [fn, logGroupId] of [[policy.snapshotFunction, 'SnapshotFunction/Logs'], [policy.cleanupFunction, 'CleanupFunction/Logs']] as const) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: Match.absent(),
         Role: stack.resolve(fn.role!.roleArn),
-        LoggingConfig: { LogGroup: { Ref: logicalIdOf(stack, policy.node.findChild(logGroupId)) } },
+        LoggingConfig: { LogGroup: { Ref: logicalIdOf(stack, child(policy, logGroupId)) } },
       });
     }
   });
@@ -344,7 +317,7 @@ describe('snapshot role', () => {
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: logGroupArn(stack, policy, 'SnapshotFunctionLogs'),
+        Resource: logGroupArn(stack, policy, 'SnapshotFunction/Logs'),
       },
       {
         Effect: 'Allow',
@@ -393,7 +366,7 @@ describe('cleanup role', () => {
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: logGroupArn(stack, policy, 'CleanupFunctionLogs'),
+        Resource: logGroupArn(stack, policy, 'CleanupFunction/Logs'),
       },
       {
         Effect: 'Allow',
@@ -584,7 +557,7 @@ describe('public properties', () => {
 
 describe('validation', () => {
   const tags = (n: number, prefix = 'k') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
-  const prefix = 'invalid SnapshotPolicy props: ';
+  const prefix = INVALID_PROPS;
 
   test.each<[string, Partial<SnapshotPolicyProps>, string]>([
     ['empty instanceTags', { instanceTags: {} }, 'instanceTags must have at least 1 tag, got 0'],
@@ -657,6 +630,12 @@ describe('validation', () => {
       'orphanRetention must be at least 1 day, got 1 hour',
       'retention keepLast must be a whole number between 1 and 1000, got 0',
     ].join('; ')));
+  });
+
+  test('names the construct path of a nested policy in the error', () => {
+    const stack = newStack();
+    expect(() => new SnapshotPolicy(new Construct(stack, 'Backups'), 'Nightly', { instanceTags: {} }))
+      .toThrow(exactly('invalid SnapshotPolicy props at MyStack/Backups/Nightly: instanceTags must have at least 1 tag, got 0'));
   });
 
   test('skips a description that holds an unresolved token and passes it through', () => {
