@@ -607,7 +607,7 @@ describe('roles', () => {
     ]);
   });
 
-  test('the cleanup function may do what the single-invocation cleaner may in EC2, and read and write plan objects under cleanups/ only', () => {
+  test('the clean-up function may do what the single-invocation clean-up may in EC2, and read and write plan objects under cleanups/ only', () => {
     const { stack, policy, template } = build({ policyName: 'db-nightly' });
     const statements = statementsOfRole(template, roleIdOf(template, CLEANUP_FN_DESCRIPTION));
     const ec2Statements = statements.filter((s) => asList(s.Action).every((a) => a.startsWith('ec2:')));
@@ -696,7 +696,7 @@ describe('roles', () => {
     template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent(), Policies: Match.absent() });
   });
 
-  test('no statement in any role allows DeleteSnapshot except the cleaner\'s, scoped to this policy id', () => {
+  test('no statement in any role allows DeleteSnapshot except the clean-up function\'s, scoped to this policy id', () => {
     const { template } = build({ policyName: 'db-nightly' });
     const cleanupPolicy = Object.keys(template.findResources('AWS::IAM::Policy', {
       Properties: { Roles: [{ Ref: roleIdOf(template, CLEANUP_FN_DESCRIPTION) }] },
@@ -798,7 +798,7 @@ describe('deployed resources', () => {
       counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     }
     expect(counts).toEqual({
-      'AWS::IAM::Role': 6, // run function, cleaner, starter, two state machines, schedules
+      'AWS::IAM::Role': 6, // run function, clean-up function, starter, two state machines, schedules
       'AWS::IAM::Policy': 6,
       'AWS::Lambda::Function': 3,
       'AWS::Lambda::EventInvokeConfig': 3,

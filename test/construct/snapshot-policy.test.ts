@@ -54,7 +54,7 @@ function exactly(message: string): RegExp {
 }
 
 describe('schedules', () => {
-  test('runs snapshots and the cleaner every day at 03:00 UTC by default', () => {
+  test('runs snapshots and the clean-up every day at 03:00 UTC by default', () => {
     const { stack, policy, template } = build();
     for (const fn of [policy.snapshotFunction, policy.cleanupFunction]) {
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
@@ -66,7 +66,7 @@ describe('schedules', () => {
     }
   });
 
-  test('runs the cleaner on the snapshot schedule by default', () => {
+  test('runs the clean-up on the snapshot schedule by default', () => {
     const { template } = build({ schedule: scheduler.ScheduleExpression.expression('rate(6 hours)') });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Description: 'Retention clean-up of MyStack/Nightly',
@@ -85,7 +85,7 @@ describe('schedules', () => {
     });
   });
 
-  test('uses the cleanupSchedule prop for the cleaner only', () => {
+  test('uses the cleanupSchedule prop for the clean-up only', () => {
     const { template } = build({ cleanupSchedule: scheduler.ScheduleExpression.cron({ hour: '12', minute: '15' }) });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Description: 'Retention clean-up of MyStack/Nightly',
