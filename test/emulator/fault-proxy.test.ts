@@ -157,3 +157,14 @@ test('records every request with its action, status and instance, and counts the
     CreateSnapshots: { requests: 2, ok: 1, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 1 },
   });
 });
+
+test.each([
+  ['injected-error', 'InternalError', 500],
+  ['injected-throttle', 'RequestLimitExceeded', 503],
+] as const)('a planned %s fails the next request for that instance once, then lets it through', async (fault, name, status) => {
+  const { proxy: p, ec2 } = await proxy({});
+  p.failOnce('CreateSnapshots', instanceId, fault);
+  expect(await outcome(ec2.send(createFor(instanceId)))).toMatchObject({ name, status });
+  expect((await outcome(ec2.send(createFor(instanceId)))).name).toBe('ok');
+  expect(p.records.map((r) => r.fault)).toEqual([fault, undefined]);
+});

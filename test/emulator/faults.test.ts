@@ -68,8 +68,10 @@ afterAll(async () => {
 test('under throttling, 5xx and a vanished instance, every instance ends with a set or a reported failure, and the metrics say so', async () => {
   const vanished = fleet[3];
   proxy.vanish(vanished);
-  // Besides the random 5 %, one certain InternalError, so the retry path is always exercised.
+  // Besides the random draws (keyed by moto's random instance IDs, so they differ from run to run), one
+  // certain InternalError and one certain throttle, so both retry paths are exercised in every run.
   proxy.failOnce('CreateSnapshots', fleet[5]);
+  proxy.failOnce('CreateSnapshots', fleet[7], 'injected-throttle');
   const snapshotter = await container('snapshot-run');
 
   const { result, logs } = await snapshotter.invoke<RunReport>({ slot: SLOTS[0] });
@@ -84,11 +86,13 @@ test('under throttling, 5xx and a vanished instance, every instance ends with a 
   expect(result.notReached).toBe(0);
   // The faults really happened, and were retried.
   const created = proxy.records.filter((r) => r.action === 'CreateSnapshots');
-  expect(created.some((r) => r.fault === 'injected-throttle')).toBe(true);
+  expect(created.find((r) => r.instanceId === fleet[7])?.fault).toBe('injected-throttle');
   expect(created.find((r) => r.instanceId === fleet[5])?.fault).toBe('injected-error');
-  const retried = result.outcomes.find((o) => o.instanceId === fleet[5]);
-  expect(retried?.status).toBe('created');
-  expect(retried?.attempts).toBeGreaterThan(1);
+  for (const id of [fleet[5], fleet[7]]) {
+    const retried = result.outcomes.find((o) => o.instanceId === id);
+    expect(retried?.status).toBe('created');
+    expect(retried?.attempts).toBeGreaterThan(1);
+  }
   // The metrics match the truth in moto.
   const metrics = metricsLine(logs);
   expect(metrics.SetsCreated).toBe(withSet.length);

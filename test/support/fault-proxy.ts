@@ -23,6 +23,9 @@ export function familyOf(action: string): ActionFamily | undefined {
 
 export type Fault = 'throttled' | 'injected-throttle' | 'injected-error' | 'vanished' | 'in-use';
 
+/** The faults a test can plan for one request. */
+export type PlannedFault = 'injected-throttle' | 'injected-error';
+
 export interface RequestRecord {
   /** Milliseconds since the proxy started, when the request's body had arrived. */
   readonly atMs: number;
@@ -82,8 +85,11 @@ export interface FaultProxy {
   vanish(instanceId: string): void;
   /** Makes a snapshot "in use by an AMI" while the proxy runs. */
   markInUse(snapshotId: string): void;
-  /** The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot) gets an InternalError. */
-  failOnce(action: string, subjectId: string): void;
+  /**
+   * The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot) gets an
+   * injected fault whatever the draws say: an InternalError unless `fault` says `injected-throttle`.
+   */
+  failOnce(action: string, subjectId: string, fault?: PlannedFault): void;
   stop(): Promise<void>;
 }
 
@@ -145,7 +151,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   }
   const vanished = new Set(options.vanishInstanceIds ?? []);
   const inUse = new Set(options.inUseSnapshotIds ?? []);
-  const failOnce = new Set<string>();
+  const planned = new Map<string, PlannedFault>();
   const buckets = {} as Record<ActionFamily, ServerBucket>;
   for (const family of Object.keys(EC2_LIMITS) as ActionFamily[]) {
     const limit = options.limits?.[family] ?? EC2_LIMITS[family];
@@ -172,7 +178,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     sent.set(subject, n);
     // One draw per request decides both injected faults, so raising one rate never reshuffles the other.
     // A planned fault first: these requests fail once whatever the draws say, so a test can rely on it.
-    if (failOnce.delete(subject)) return 'injected-error';
+    const plannedFault = planned.get(subject);
+    if (plannedFault) {
+      planned.delete(subject);
+      return plannedFault;
+    }
     if (family && (throttleRate > 0 || serverErrorRate > 0)) {
       const u = draw(`${seed}:${subject}:${n}`);
       if (u < throttleRate) return 'injected-throttle';
@@ -250,7 +260,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     counters: () => countRecords(records),
     vanish: (instanceId) => { vanished.add(instanceId); },
     markInUse: (snapshotId) => { inUse.add(snapshotId); },
-    failOnce: (action, subjectId) => { failOnce.add(`${action}:${subjectId}`); },
+    failOnce: (action, subjectId, fault = 'injected-error') => { planned.set(`${action}:${subjectId}`, fault); },
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
