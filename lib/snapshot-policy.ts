@@ -187,11 +187,14 @@ export class SnapshotPolicy extends Construct {
   public readonly cleanupStateMachine?: sfn.IStateMachine;
   /** The bucket that holds each run's plan and each clean-up's deletions in batches, with `Orchestration.STEP_FUNCTIONS`. */
   public readonly planBucket?: s3.IBucket;
+  /**
+   * The function both schedules invoke with `Orchestration.STEP_FUNCTIONS`: it starts one execution of the
+   * run's or the clean-up's state machine per slot.
+   */
+  public readonly starterFunction?: lambda.IFunction;
 
   private readonly timeout: Duration;
   private readonly logRetention: logs.RetentionDays;
-  /** With `Orchestration.STEP_FUNCTIONS`: the function the schedules start both state machines with. */
-  private readonly starter?: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
     super(scope, id);
@@ -221,7 +224,7 @@ export class SnapshotPolicy extends Construct {
       this.cleanupStateMachine = new BatchedExecution(this, 'Cleanup', {
         kind: CLEANUP, handler: this.cleanupFunction, logRetention: this.logRetention,
       }).stateMachine;
-      this.starter = this.createStarter(environment, this.stateMachine, this.cleanupStateMachine);
+      this.starterFunction = this.createStarter(environment, this.stateMachine, this.cleanupStateMachine);
     }
 
     // Schedules
@@ -414,15 +417,15 @@ export class SnapshotPolicy extends Construct {
         schedule,
         enabled,
         description: `Snapshot runs of ${this.policyId}`,
-        target: this.starter
-          ? target(this.starter, { phase: Phase.START, run: RunKind.SNAPSHOTS }) : target(this.snapshotFunction, {}),
+        target: this.starterFunction
+          ? target(this.starterFunction, { phase: Phase.START, run: RunKind.SNAPSHOTS }) : target(this.snapshotFunction, {}),
       }),
       cleanup: new scheduler.Schedule(this, 'CleanupSchedule', {
         schedule: props.cleanupSchedule ?? schedule,
         enabled,
         description: `Retention clean-up of ${this.policyId}`,
-        target: this.starter
-          ? target(this.starter, { phase: Phase.START, run: RunKind.CLEANUP }) : target(this.cleanupFunction, {}),
+        target: this.starterFunction
+          ? target(this.starterFunction, { phase: Phase.START, run: RunKind.CLEANUP }) : target(this.cleanupFunction, {}),
       }),
     };
   }
@@ -461,7 +464,7 @@ export class SnapshotPolicy extends Construct {
       snapshotErrors: this.snapshotFunction.metricErrors(sum),
       cleanupErrors: this.cleanupFunction.metricErrors(sum),
       dlq: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
-      ...(this.starter ? { starterErrors: this.starter.metricErrors(sum) } : {}),
+      ...(this.starterFunction ? { starterErrors: this.starterFunction.metricErrors(sum) } : {}),
       ...(this.stateMachine ? { runsFailed: this.stateMachine.metricFailed(sum), runsTimedOut: this.stateMachine.metricTimedOut(sum) } : {}),
       ...(this.cleanupStateMachine
         ? { cleanupsFailed: this.cleanupStateMachine.metricFailed(sum), cleanupsTimedOut: this.cleanupStateMachine.metricTimedOut(sum) }

@@ -734,9 +734,9 @@ describe('failure alarm', () => {
       'FILL(starterErrors, 0) + FILL(runsFailed, 0) + FILL(runsTimedOut, 0) + FILL(cleanupsFailed, 0) + FILL(cleanupsTimedOut, 0)');
     // CloudWatch allows at most 10 metrics in one math expression.
     expect(Object.keys(byId).filter((id) => id !== 'expr_1')).toHaveLength(10);
-    const starter = child<any>(policy, 'StarterFunction/Default');
+    expect(policy.starterFunction).toBe(child(policy, 'StarterFunction/Default'));
     expect(byId.starterErrors.MetricStat.Metric).toEqual({
-      Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(starter.functionName) }],
+      Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(policy.starterFunction!.functionName) }],
     });
     const runArn = stack.resolve(policy.stateMachine!.stateMachineArn);
     const cleanupArn = stack.resolve(policy.cleanupStateMachine!.stateMachineArn);
@@ -775,6 +775,7 @@ describe('with the default orchestration (LAMBDA)', () => {
     expect(policy.stateMachine).toBeUndefined();
     expect(policy.cleanupStateMachine).toBeUndefined();
     expect(policy.planBucket).toBeUndefined();
+    expect(policy.starterFunction).toBeUndefined();
     const json = JSON.stringify(template.toJSON());
     expect(json).not.toContain('states:');
     expect(json).not.toContain('"s3:');
