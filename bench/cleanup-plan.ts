@@ -7,11 +7,14 @@ import { performance } from 'perf_hooks';
 import { cutSetBatches } from '../lambda/logic/batches';
 import { decideSets, groupSets, RetentionRules } from '../lambda/logic/decide-sets';
 import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../lambda/logic/model';
+import { ownerOf } from '../lambda/logic/ownership';
+import { setDescription } from '../test/support/set-marker';
 
 const SIZES = (process.env.BENCH_CLEANUP_PLAN_SIZES ?? '100000,200000').split(',').map(Number);
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_CLEANUP_PLAN_SIZES must list whole numbers, got ${process.env.BENCH_CLEANUP_PLAN_SIZES}`);
 
 const POLICY_ID = 'Prod/Nightly';
+const INSTANCE_TAGS = { Backup: 'nightly' };
 const VOLUMES = 2;
 const DAYS = 50;
 /** A daily policy with a grandfather-father-son scheme: 7 last, 14 daily, 8 weekly, 12 monthly. */
@@ -32,6 +35,9 @@ function history(snapshots: number): SnapshotInfo[] {
         out.push({
           snapshotId: `snap-${out.length.toString(16).padStart(17, '0')}`,
           state: 'completed',
+          startTime: new Date(Date.parse(slot) + 60_000).toISOString(),
+          description: setDescription(POLICY_ID, INSTANCE_TAGS, instanceId, slot, 'nightly'),
+          volumeId: `vol-${instanceId.slice(2)}-${v}`,
           tags: { [POLICY_ID_TAG]: POLICY_ID, [INSTANCE_ID_TAG]: instanceId, [SLOT_TAG]: slot, Team: 'platform' },
         });
       }
@@ -47,7 +53,7 @@ for (const size of SIZES) {
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const t0 = performance.now();
-  const { sets } = groupSets(snapshots, POLICY_ID, 'snapshot-policy:hold');
+  const { sets } = groupSets(snapshots, ownerOf({ policyId: POLICY_ID, instanceTags: INSTANCE_TAGS }, new Date(NOW)), 'snapshot-policy:hold');
   const t1 = performance.now();
   const decisions = decideSets(sets, { policyId: POLICY_ID, rules: RULES, timeZone: 'Europe/London', now: new Date(NOW), errorGraceSeconds: 86_400 });
   const t2 = performance.now();

@@ -11,7 +11,8 @@ import { BatchedExecution, CLEANUP, SNAPSHOT_RUN } from './private/batched-execu
 import { Defaults, EnvVar, Handler, Metric, Phase, PlanPrefix, PolicyEnvironment, RunKind, Tag } from './private/contract';
 import { grantCleanup, grantPlans, grantSnapshot } from './private/grants';
 import { HandlerEntry, PolicyFunction } from './private/policy-function';
-import { validateProps } from './private/validation';
+import { registerPolicyId } from './private/policy-registry';
+import { scheduleWarnings, validateProps } from './private/validation';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
@@ -72,7 +73,8 @@ export interface SnapshotPolicyProps {
   readonly snapshotTags?: { [key: string]: string };
 
   /**
-   * The description of every snapshot (at most 255 characters).
+   * The description of every snapshot (at most 183 characters: each set's marker, which tells the policy's
+   * own sets from snapshots that only carry its tags, takes the rest of EC2's 255).
    * @default - "Created by cdk-snapshot-policy <policyName>"
    */
   readonly description?: string;
@@ -200,6 +202,7 @@ export class SnapshotPolicy extends Construct {
     super(scope, id);
     validateProps(this, props);
     this.policyId = props.policyName ?? defaultPolicyName(this);
+    registerPolicyId(this, this.policyId);
     this.timeout = props.timeout ?? MAX_TIMEOUT;
     this.logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const orchestrated = (props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS;
@@ -239,7 +242,7 @@ export class SnapshotPolicy extends Construct {
   /**
    * A metric the handlers publish (namespace `SnapshotPolicy`, dimensions `service` and `PolicyId`), summed.
    * Names: SetsCreated, InstancesFailed, InstancesNotReached, InstancesAlreadyDone, SetsDeleted,
-   * SnapshotsDeleted, DeletesSkipped.
+   * SnapshotsDeleted, DeletesSkipped, SnapshotsUnrecognized, InstancesUntagged.
    * @default - sum over 1 hour
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
@@ -278,6 +281,46 @@ export class SnapshotPolicy extends Construct {
     return this.metric(Metric.DELETES_SKIPPED, props);
   }
 
+  /**
+   * Snapshots that carry this policy's id tag but are not its sets: tags forged or copied onto another
+   * snapshot, a set re-tagged to another instance or slot, a slot in the future, or a set of another policy
+   * with the same `policyName` and other `instanceTags`. The clean-up never deletes them and logs them once.
+   */
+  public metricSnapshotsUnrecognized(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.SNAPSHOTS_UNRECOGNIZED, props);
+  }
+
+  /**
+   * Instances that have sets of this policy and still exist, but no longer carry its `instanceTags`: their
+   * backups have stopped, and their sets expire after `orphanRetention`. Each is logged with its id.
+   */
+  public metricInstancesUntagged(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.INSTANCES_UNTAGGED, props);
+  }
+
+  /**
+   * A statement that denies adding, changing or removing this library's own snapshot tags
+   * (`snapshot-policy:id`, `snapshot-policy:instance-id`, `snapshot-policy:slot`) on any snapshot, except as
+   * part of the request that creates the snapshot. Put it in a service control policy or in the permissions
+   * boundary of the people and roles of the account: then nobody can re-tag an existing snapshot so that a
+   * clean-up takes it for a set, or re-tag a set so that it looks older, newer or another instance's. The
+   * hold tag is left out, so holds can still be put and lifted. The statement is the same for every policy.
+   */
+  public tagProtectionStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'ProtectSnapshotPolicyTags',
+      effect: iam.Effect.DENY,
+      actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+      // Any partition and Region, so the statement can be pasted into a service control policy as it is.
+      resources: ['arn:*:ec2:*::snapshot/*'],
+      conditions: {
+        'ForAnyValue:StringEquals': { 'aws:TagKeys': [Tag.POLICY_ID, Tag.INSTANCE_ID, Tag.SLOT] },
+        // Tags given in CreateSnapshots' own TagSpecifications carry ec2:CreateAction; later tagging does not.
+        'Null': { 'ec2:CreateAction': 'true' },
+      },
+    });
+  }
+
   private warnAboutChoices(props: SnapshotPolicyProps, orchestrated: boolean): void {
     const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`cdk-snapshot-policy:${id}`, message);
     if (props.dryRun) {
@@ -292,6 +335,7 @@ export class SnapshotPolicy extends Construct {
     if (!(props.failureAlarm ?? true) && props.notificationTopic) {
       warn('notificationTopicWithoutAlarm', 'notificationTopic is set but failureAlarm is false: nothing will notify the topic');
     }
+    for (const { id, message } of scheduleWarnings(props, new Date())) warn(id, message);
   }
 
   /** What both functions read; each adds what only it needs. */
@@ -397,7 +441,12 @@ export class SnapshotPolicy extends Construct {
     // One role for both schedules, inside this construct (the target's default is a role at stack scope).
     const role = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        // Only schedules of this account's default group (where the policy's schedules live) may assume it;
+        // EventBridge Scheduler's confused deputy guidance scopes aws:SourceArn to the schedule group.
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule-group/default' }) },
+        },
       }),
       description: `Role the schedules of snapshot policy ${this.policyId} invoke its functions with`,
     });

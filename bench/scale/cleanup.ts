@@ -45,7 +45,7 @@ export async function runCleanup(machine: BenchMachine, backend: BenchBackend): 
   await resetMoto(backend.moto, ec2, backend.s3);
   const fleet = await seed(ec2, instances);
   const slots = historySlots();
-  await seedHistory(ec2, fleet, fn.environment.POLICY_ID, slots);
+  await seedHistory(ec2, fleet, { policyId: fn.environment.POLICY_ID, instanceTags: JSON.parse(fn.environment.INSTANCE_TAGS) }, slots);
   const seedSeconds = seconds(wallSeed);
   progress(`clean-up: seeded ${fleet.length} instances with ${slots.length} sets each in ${f1(seedSeconds)} s; running the state machine...`);
 

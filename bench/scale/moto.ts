@@ -10,6 +10,7 @@ import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/clie
 import { MOTO_INDEX, PLAN_BUCKET } from './settings';
 import { Tag } from '../../lib/private/contract';
 import { MotoServer, startMoto } from '../../test/support/moto-server';
+import { setDescription } from '../../test/support/set-marker';
 import { growFleet } from '../fleet';
 
 /**
@@ -69,8 +70,14 @@ export async function seed(ec2: EC2Client, size: number): Promise<string[]> {
   return fleet;
 }
 
-/** One set per instance and slot, made straight in moto (not through the proxy) with the tags a run gives them. */
-export async function seedHistory(ec2: EC2Client, fleet: readonly string[], policyId: string, slots: readonly string[]): Promise<void> {
+/**
+ * One set per instance and slot, made straight in moto (not through the proxy) with the tags and Description a
+ * run of the policy (`policyId` selecting `instanceTags`) gives them.
+ */
+export async function seedHistory(
+  ec2: EC2Client, fleet: readonly string[], policy: { policyId: string; instanceTags: Record<string, string> }, slots: readonly string[],
+): Promise<void> {
+  const { policyId, instanceTags } = policy;
   const jobs = slots.flatMap((slot) => fleet.map((instanceId) => ({ slot, instanceId })));
   let next = 0;
   const worker = async () => {
@@ -78,6 +85,7 @@ export async function seedHistory(ec2: EC2Client, fleet: readonly string[], poli
       const { slot, instanceId } = jobs[next++];
       await ec2.send(new CreateSnapshotsCommand({
         InstanceSpecification: { InstanceId: instanceId },
+        Description: setDescription(policyId, instanceTags, instanceId, slot),
         TagSpecifications: [{
           ResourceType: 'snapshot',
           Tags: [{ Key: Tag.POLICY_ID, Value: policyId }, { Key: Tag.INSTANCE_ID, Value: instanceId }, { Key: Tag.SLOT, Value: slot }],

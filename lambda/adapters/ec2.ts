@@ -2,7 +2,7 @@
 // Every call takes a token from the bucket of its action family before it is sent.
 import {
   CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, EC2Client,
-  paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Tag,
+  paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Snapshot, Tag,
 } from '@aws-sdk/client-ec2';
 import { Defaults } from '../../lib/private/contract';
 import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from '../logic/model';
@@ -14,6 +14,18 @@ function tagMap(tags: Tag[] | undefined): Tags {
     if (tag.Key !== undefined) result[tag.Key] = tag.Value ?? '';
   }
   return result;
+}
+
+/** What the policy reads of a snapshot; all but the tags are fixed when the snapshot is created. */
+function snapshotInfo(snapshotId: string, s: Snapshot): SnapshotInfo {
+  return {
+    snapshotId,
+    state: s.State ?? 'unknown',
+    startTime: s.StartTime?.toISOString(),
+    description: s.Description,
+    volumeId: s.VolumeId,
+    tags: tagMap(s.Tags),
+  };
 }
 
 export interface Buckets {
@@ -76,6 +88,22 @@ export class Ec2Adapter {
     return instances;
   }
 
+  /**
+   * Which of the given instances still exist (in a state a snapshot can be taken in), whatever their tags:
+   * one DescribeInstances per 200 ids, EC2's limit on a filter's values.
+   */
+  async existingInstanceIds(instanceIds: readonly string[]): Promise<string[]> {
+    const found: string[] = [];
+    for (let i = 0; i < instanceIds.length; i += 200) {
+      const instances = await this.listInstances([
+        { Name: 'instance-id', Values: instanceIds.slice(i, i + 200) },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ]);
+      found.push(...instances.map((x) => x.instanceId));
+    }
+    return found.sort();
+  }
+
   /** Zone name to zone type, for every zone of the Region, opted in or not. */
   async zoneTypes(): Promise<Map<string, string>> {
     await this.buckets.describe.take();
@@ -117,12 +145,7 @@ export class Ec2Adapter {
     for await (const page of this.paced(pages)) {
       for (const s of page.Snapshots ?? []) {
         if (!s.SnapshotId) continue;
-        snapshots.push({
-          snapshotId: s.SnapshotId,
-          state: s.State ?? 'unknown',
-          startTime: s.StartTime?.toISOString(),
-          tags: tagMap(s.Tags),
-        });
+        snapshots.push(snapshotInfo(s.SnapshotId, s));
       }
     }
     return snapshots;
@@ -137,7 +160,7 @@ export class Ec2Adapter {
     );
     for await (const page of this.paced(pages)) {
       for (const s of page.Snapshots ?? []) {
-        if (s.SnapshotId) snapshots.push({ snapshotId: s.SnapshotId, state: s.State ?? 'unknown', tags: tagMap(s.Tags) });
+        if (s.SnapshotId) snapshots.push(snapshotInfo(s.SnapshotId, s));
       }
     }
     return snapshots;

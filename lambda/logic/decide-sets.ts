@@ -4,7 +4,8 @@
 // keeps the n newest sets; `hourly`..`yearly` keep the newest set in each of the n newest hours, days,
 // ISO weeks, months or years that have a set (buckets in the schedule's time zone); `within` keeps every
 // set whose slot is within that duration of the newest set. A set is kept when any rule keeps it.
-import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from './model';
+import { INSTANCE_ID_TAG, SLOT_TAG, SnapshotInfo } from './model';
+import { claimsPolicy, ForeignReason, Owner, ownershipOf, parseSlot } from './ownership';
 
 export interface RetentionRules {
   readonly last?: number;
@@ -51,25 +52,34 @@ export interface CleanupOptions {
   readonly orphanRetentionSeconds?: number;
 }
 
-export interface Grouping {
-  readonly sets: SnapshotSet[];
-  /** Snapshots with this policy's id but without a readable instance or slot tag: never touched. */
-  readonly unrecognized: SnapshotInfo[];
+/** A snapshot carrying the policy's id tag that is not one of its sets, and why (logic/ownership.ts). */
+export interface UnrecognizedSnapshot {
+  readonly snapshot: SnapshotInfo;
+  readonly reason: ForeignReason;
 }
 
-/** Groups the policy's snapshots into sets by (instance, slot). Snapshots of other policies are ignored. */
-export function groupSets(snapshots: readonly SnapshotInfo[], policyId: string, holdTag?: string): Grouping {
+export interface Grouping {
+  readonly sets: SnapshotSet[];
+  /** Snapshots with this policy's id tag that are not its own sets: never touched, reported. */
+  readonly unrecognized: UnrecognizedSnapshot[];
+}
+
+/**
+ * Groups the policy's own snapshots into sets by (instance, slot). Snapshots of other policies are ignored;
+ * snapshots that carry this policy's id tag but are not its own (forged or copied tags, a future or
+ * unreadable slot, a set of another selector sharing the id) are set aside as unrecognized.
+ */
+export function groupSets(snapshots: readonly SnapshotInfo[], owner: Owner, holdTag?: string): Grouping {
   const bySet = new Map<string, SnapshotInfo[]>();
-  const unrecognized: SnapshotInfo[] = [];
+  const unrecognized: UnrecognizedSnapshot[] = [];
   for (const snapshot of snapshots) {
-    if (snapshot.tags[POLICY_ID_TAG] !== policyId) continue;
-    const instanceId = snapshot.tags[INSTANCE_ID_TAG];
-    const slot = snapshot.tags[SLOT_TAG];
-    if (!instanceId || !slot || Number.isNaN(Date.parse(slot))) {
-      unrecognized.push(snapshot);
+    if (!claimsPolicy(snapshot, owner.policyId)) continue;
+    const ownership = ownershipOf(snapshot, owner);
+    if (!ownership.owned) {
+      unrecognized.push({ snapshot, reason: ownership.reason });
       continue;
     }
-    const key = `${instanceId}\u0000${slot}`;
+    const key = `${ownership.instanceId}\u0000${ownership.slot}`;
     const list = bySet.get(key) ?? [];
     list.push(snapshot);
     bySet.set(key, list);
@@ -78,10 +88,11 @@ export function groupSets(snapshots: readonly SnapshotInfo[], policyId: string, 
   for (const members of bySet.values()) {
     const states = members.map((s) => s.state);
     const state: SetState = states.includes('error') ? 'error' : states.every((s) => s === 'completed') ? 'completed' : 'pending';
+    const slot = members[0].tags[SLOT_TAG];
     sets.push({
       instanceId: members[0].tags[INSTANCE_ID_TAG],
-      slot: members[0].tags[SLOT_TAG],
-      slotTime: Date.parse(members[0].tags[SLOT_TAG]),
+      slot,
+      slotTime: parseSlot(slot)!,
       state,
       held: holdTag !== undefined && members.some((s) => Object.prototype.hasOwnProperty.call(s.tags, holdTag)),
       snapshotIds: members.map((s) => s.snapshotId).sort(),

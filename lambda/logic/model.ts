@@ -82,7 +82,12 @@ export interface InstanceOutcome {
 export interface SnapshotInfo {
   readonly snapshotId: string;
   readonly state: string;
+  /** When EC2 started the snapshot (ISO-8601); fixed at creation. */
   readonly startTime?: string;
+  /** Fixed at creation: the policy's sets carry their marker in it (logic/ownership.ts). */
+  readonly description?: string;
+  /** The volume the snapshot was taken of. */
+  readonly volumeId?: string;
   readonly tags: Tags;
 }
 

@@ -4,6 +4,7 @@ import {
   CreateSnapshotsParams, Destination, INSTANCE_ID_TAG, InstanceInfo, PlacementKind, PlanError, PlannedSnapshot,
   POLICY_ID_TAG, SLOT_TAG, SnapshotPlan, Tags, VolumeInfo,
 } from './model';
+import { describeSet, selectorFingerprint, setMarker } from './ownership';
 
 /** CreateSnapshots takes at most this many ExcludeDataVolumeIds. */
 export const MAX_EXCLUDED_VOLUMES = 40;
@@ -107,7 +108,7 @@ export function snapshotTagsFor(options: Pick<PlanOptions, 'snapshotTags' | 'pol
 }
 
 function planOne(
-  instance: InstanceInfo, input: PlanInput, excluded: Map<string, string[]>,
+  instance: InstanceInfo, input: PlanInput, excluded: Map<string, string[]>, fingerprint: string,
 ): PlannedSnapshot | PlanError {
   const { options, slot } = input;
   const placement = placementOf(instance, input.zoneTypes);
@@ -128,7 +129,10 @@ function planOne(
     .map((v) => v.volumeId)
     .filter((id) => !excludedData.includes(id) && !(options.excludeBootVolume && rootVolumeIds.has(id)));
   if (volumeIds.length === 0) {
-    return { instanceId: instance.instanceId, error: 'no volume is left to snapshot after the exclusions' };
+    const error = instance.volumes.length === 0
+      ? 'the instance has no EBS volume attached'
+      : `no volume is left to snapshot after the exclusions (${instance.volumes.length} attached, all excluded)`;
+    return { instanceId: instance.instanceId, error };
   }
   const tags = snapshotTagsFor(options, instance.instanceId, slot);
   const params: CreateSnapshotsParams = {
@@ -137,7 +141,7 @@ function planOne(
       ExcludeBootVolume: options.excludeBootVolume,
       ...(excludedData.length > 0 ? { ExcludeDataVolumeIds: excludedData } : {}),
     },
-    Description: options.description,
+    Description: describeSet(options.description, setMarker(fingerprint, instance.instanceId, slot)),
     ...(options.copyVolumeTags ? { CopyTagsFromSource: 'volume' as const } : {}),
     TagSpecifications: [{
       ResourceType: 'snapshot',
@@ -163,6 +167,7 @@ function planOne(
  */
 export function planSnapshots(input: PlanInput): SnapshotPlan {
   const excluded = excludedVolumesByInstance(input.taggedVolumes, input.options.excludeDataVolumeTags);
+  const fingerprint = selectorFingerprint(input.options.policyId, input.options.instanceTags);
   const seen = new Set<string>();
   const instances = input.instances
     .filter((i) => carriesAllTags(i, input.options.instanceTags))
@@ -172,7 +177,7 @@ export function planSnapshots(input: PlanInput): SnapshotPlan {
   const requests: PlannedSnapshot[] = [];
   const errors: PlanError[] = [];
   for (const instance of instances) {
-    const result = planOne(instance, input, excluded);
+    const result = planOne(instance, input, excluded, fingerprint);
     if ('error' in result) errors.push(result);
     else requests.push(result);
   }

@@ -20,9 +20,12 @@ export interface CleanupPlanSummary {
   readonly setsKept: number;
   readonly setsToDelete: number;
   readonly snapshotsToDelete: number;
-  /** Snapshots with this policy's id but no readable instance or slot tag, never touched (the first 20). */
+  /** Snapshots with this policy's id tag that are not its sets (logic/ownership.ts), never touched (the first 20). */
   readonly unrecognized: number;
   readonly unrecognizedIds: string[];
+  /** Instances with sets that still exist but lost the policy's tags (the first 20). */
+  readonly untagged: number;
+  readonly untaggedInstanceIds: string[];
   readonly batches: BatchRef[];
 }
 
@@ -42,8 +45,11 @@ export interface ReportCleanupEvent {
   readonly phase: typeof Phase.REPORT_CLEANUP;
   readonly slot: string;
   readonly plan: CleanupPlanSummary;
-  readonly results: DeleteBatchResult[];
+  readonly results: Array<DeleteBatchResult | DeleteBatchNotRun>;
 }
+
+/** What the state machine's DeleteBatchNotRun state passes on for a batch that could not run. */
+export type DeleteBatchNotRun = DeleteBatchResult & { readonly error: string; readonly key: string };
 
 export type CleanupReportResult = Omit<DeleteBatchResult, 'batch' | 'durationMs'> & {
   readonly policyId: string;
@@ -59,7 +65,7 @@ const snapshotCount = (sets: readonly DoomedSet[]) => sets.reduce((n, s) => n + 
 
 export async function planDeletions({ config, ec2, store }: PhaseContext, event: PlanDeletionsEvent): Promise<CleanupPlanSummary> {
   const slot = phaseSlot(event, new Date());
-  const { decisions, unrecognized } = await decideCleanup(ec2, config, new Date());
+  const { decisions, unrecognized, untaggedInstanceIds } = await decideCleanup(ec2, config, new Date());
   const doomed: DoomedSet[] = decisions.filter((d) => d.action === 'delete')
     .map(({ set }) => ({ instanceId: set.instanceId, slot: set.slot, snapshotIds: set.snapshotIds }));
   const batches: BatchRef[] = [];
@@ -74,10 +80,12 @@ export async function planDeletions({ config, ec2, store }: PhaseContext, event:
     setsToDelete: doomed.length,
     snapshotsToDelete: snapshotCount(doomed),
     unrecognized: unrecognized.length,
-    unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((s) => s.snapshotId),
+    unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((u) => u.snapshot.snapshotId),
+    untagged: untaggedInstanceIds.length,
+    untaggedInstanceIds: untaggedInstanceIds.slice(0, MAX_REPORTED_FAILURES),
     batches,
   };
-  const { unrecognizedIds: _ids, batches: _refs, ...counts } = summary;
+  const { unrecognizedIds: _ids, untaggedInstanceIds: _untagged, batches: _refs, ...counts } = summary;
   log('cleanup-planned', { ...counts, batches: batches.length });
   return summary;
 }
@@ -104,6 +112,8 @@ export async function reportCleanup({ config }: PhaseContext, event: ReportClean
     [Metric.SETS_DELETED]: total.setsDeleted,
     [Metric.SNAPSHOTS_DELETED]: total.snapshotsDeleted,
     [Metric.DELETES_SKIPPED]: total.snapshotsSkipped,
+    [Metric.SNAPSHOTS_UNRECOGNIZED]: event.plan.unrecognized,
+    [Metric.INSTANCES_UNTAGGED]: event.plan.untagged ?? 0,
   });
   const outcome: CleanupReportResult = {
     policyId: config.policyId,

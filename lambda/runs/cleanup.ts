@@ -4,13 +4,16 @@
 // halves (decide, delete) apart.
 import { Defaults, Metric, Tag } from '../../lib/private/contract';
 import type { Ec2Adapter } from '../adapters/ec2';
-import { decideSets, groupSets, SetDecision } from '../logic/decide-sets';
-import { SnapshotInfo } from '../logic/model';
+import { decideSets, groupSets, SetDecision, UnrecognizedSnapshot } from '../logic/decide-sets';
+import { ownerOf } from '../logic/ownership';
 import { instanceFilters } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
 import { log } from '../support/log';
 import { publishCounts } from '../support/metrics';
 import { runPaced } from '../support/pacer';
+
+/** How many ids a summary log line or report lists at most: CloudWatch takes events of up to 256 KB. */
+export const MAX_LISTED = 100;
 
 export interface CleanupReport {
   readonly policyId: string;
@@ -20,7 +23,11 @@ export interface CleanupReport {
   readonly snapshotsDeleted: number;
   /** Snapshots left in place this run (in use by an AMI, or a failed delete); tried again next run. */
   readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
+  /** Snapshots carrying the policy's id tag that are not its sets (the first MAX_LISTED), never touched. */
   readonly unrecognized: string[];
+  readonly unrecognizedCount: number;
+  /** Instances with sets of the policy that still exist but no longer carry its tags. */
+  readonly untaggedInstanceIds: string[];
 }
 
 /** The part of a set that deleting it needs. */
@@ -36,17 +43,27 @@ export interface Deletions {
   readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
 }
 
-/** Lists the policy's snapshots (and, for orphans, the live fleet) and decides every set's fate. */
-export async function decideCleanup(
-  ec2: Ec2Adapter, config: PolicyConfig, now: Date,
-): Promise<{ decisions: SetDecision[]; unrecognized: SnapshotInfo[] }> {
+/** What a clean-up decided, and what it found that is not the policy's to decide. */
+export interface CleanupDecisions {
+  readonly decisions: SetDecision[];
+  readonly unrecognized: UnrecognizedSnapshot[];
+  readonly untaggedInstanceIds: string[];
+}
+
+/**
+ * Lists the policy's snapshots (and, for orphans, the live fleet) and decides the fate of every set that is
+ * the policy's own. Snapshots that only carry its tags are set aside and reported once; instances that have
+ * sets and still exist but lost the policy's tags are reported, since their backups have stopped.
+ */
+export async function decideCleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date): Promise<CleanupDecisions> {
   const { holdTag, orphanRetentionSeconds } = config;
   const [snapshots, live] = await Promise.all([
     ec2.listPolicySnapshots(Tag.POLICY_ID, config.policyId),
     orphanRetentionSeconds !== undefined ? ec2.listInstances(instanceFilters(config.instanceTags)) : Promise.resolve(undefined),
   ]);
-  const { sets, unrecognized } = groupSets(snapshots, config.policyId, holdTag);
-  for (const s of unrecognized) log('snapshot-unrecognized', { snapshotId: s.snapshotId, tags: s.tags }, 'WARN');
+  const { sets, unrecognized } = groupSets(snapshots, ownerOf(config, now), holdTag);
+  logUnrecognized(unrecognized);
+  const liveInstanceIds = live ? new Set(live.map((i) => i.instanceId)) : undefined;
   const decisions = decideSets(sets, {
     policyId: config.policyId,
     rules: config.retention,
@@ -54,7 +71,7 @@ export async function decideCleanup(
     now,
     errorGraceSeconds: config.errorGraceSeconds,
     holdTag,
-    liveInstanceIds: live ? new Set(live.map((i) => i.instanceId)) : undefined,
+    liveInstanceIds,
     orphanRetentionSeconds,
   });
   for (const d of decisions) {
@@ -62,7 +79,24 @@ export async function decideCleanup(
       instanceId: d.set.instanceId, slot: d.set.slot, state: d.set.state, reasons: d.reasons, snapshotIds: d.set.snapshotIds,
     });
   }
-  return { decisions, unrecognized };
+  const orphans = liveInstanceIds ? [...new Set(sets.map((s) => s.instanceId))].filter((id) => !liveInstanceIds.has(id)) : [];
+  const untaggedInstanceIds = orphans.length > 0 ? await ec2.existingInstanceIds(orphans) : [];
+  for (const instanceId of untaggedInstanceIds) {
+    log('instance-untagged', { instanceId, instanceTags: config.instanceTags }, 'WARN');
+  }
+  return { decisions, unrecognized, untaggedInstanceIds };
+}
+
+/** One line per clean-up: how many snapshots were not recognized, why, and the first ids. */
+function logUnrecognized(unrecognized: readonly UnrecognizedSnapshot[]): void {
+  if (unrecognized.length === 0) return;
+  const reasons: Record<string, number> = {};
+  for (const u of unrecognized) reasons[u.reason] = (reasons[u.reason] ?? 0) + 1;
+  log('snapshots-unrecognized', {
+    count: unrecognized.length,
+    reasons,
+    snapshots: unrecognized.slice(0, MAX_LISTED).map((u) => ({ snapshotId: u.snapshot.snapshotId, reason: u.reason })),
+  }, 'WARN');
 }
 
 /**
@@ -100,7 +134,7 @@ export async function deleteSets(
 
 /** One whole clean-up in one invocation: decides every set, deletes the expired ones, publishes and logs. */
 export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
-  const { decisions, unrecognized } = await decideCleanup(ec2, config, now);
+  const { decisions, unrecognized, untaggedInstanceIds } = await decideCleanup(ec2, config, now);
   const doomed = decisions.filter((d) => d.action === 'delete').map((d) => d.set);
   const deletions = await deleteSets(ec2, config, doomed, deadline);
   const report: CleanupReport = {
@@ -108,13 +142,23 @@ export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
     dryRun: config.dryRun,
     setsKept: decisions.length - doomed.length,
     ...deletions,
-    unrecognized: unrecognized.map((s) => s.snapshotId),
+    unrecognized: unrecognized.slice(0, MAX_LISTED).map((u) => u.snapshot.snapshotId),
+    unrecognizedCount: unrecognized.length,
+    untaggedInstanceIds,
   };
-  log('cleanup-finished', { ...report });
+  // Each skipped snapshot has had its own line; the summary stays well under CloudWatch's event size.
+  log('cleanup-finished', {
+    ...report,
+    snapshotsSkipped: report.snapshotsSkipped.slice(0, MAX_LISTED),
+    snapshotsSkippedCount: report.snapshotsSkipped.length,
+    untaggedInstanceIds: untaggedInstanceIds.slice(0, MAX_LISTED),
+  });
   publishCounts(config.policyId, {
     [Metric.SETS_DELETED]: report.setsDeleted,
     [Metric.SNAPSHOTS_DELETED]: report.snapshotsDeleted,
     [Metric.DELETES_SKIPPED]: report.snapshotsSkipped.length,
+    [Metric.SNAPSHOTS_UNRECOGNIZED]: unrecognized.length,
+    [Metric.INSTANCES_UNTAGGED]: untaggedInstanceIds.length,
   });
   return report;
 }

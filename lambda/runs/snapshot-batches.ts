@@ -28,8 +28,11 @@ export interface PlanSummary {
   readonly batches: BatchRef[];
 }
 
+/** An execute-batch's result so far: `{}` on the first attempt, then the last attempt's result with its rerun. */
+export type PreviousAttempts = Partial<BatchResult> & { readonly rerun?: BatchRerun };
+
 /** What the state machine's BatchNotRun state passes on for a batch that failed for good. */
-export type NotRunResult = BatchResult & { readonly error: string; readonly key: string; readonly previous?: Partial<BatchResult> };
+export type NotRunResult = BatchResult & { readonly error: string; readonly key: string; readonly previous: PreviousAttempts };
 
 export interface PlanBatchesEvent {
   readonly phase: typeof Phase.PLAN_BATCHES;
@@ -41,8 +44,9 @@ export interface ExecuteBatchEvent {
   readonly slot: string;
   readonly index: number;
   readonly key: string;
-  readonly attempt?: number;
-  readonly previous?: Partial<BatchResult>;
+  /** 0, then 1 to MAX_RERUNS for the reruns of the instances an attempt did not reach. */
+  readonly attempt: number;
+  readonly previous: PreviousAttempts;
 }
 
 export interface ReportEvent {

@@ -5,6 +5,7 @@ import { Defaults, Metric, Tag } from '../../lib/private/contract';
 import type { Ec2Adapter } from '../adapters/ec2';
 import { instancesWithSetForSlot } from '../logic/idempotency';
 import { InstanceOutcome, PlannedSnapshot, SnapshotPlan } from '../logic/model';
+import { ownerOf } from '../logic/ownership';
 import { instanceFilters, planSnapshots } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
 import { log } from '../support/log';
@@ -72,16 +73,11 @@ export async function skipDone(
 ): Promise<{ toSend: PlannedSnapshot[]; done: InstanceOutcome[] }> {
   if (requests.length === 0) return { toSend: [], done: [] };
   const existing = await ec2.listSlotSnapshots(Tag.POLICY_ID, config.policyId, Tag.SLOT, slot);
-  const doneIds = instancesWithSetForSlot(existing, config.policyId, slot);
-  const toSend = requests.filter((r) => !doneIds.has(r.instanceId));
+  const doneSets = instancesWithSetForSlot(existing, requests, slot, ownerOf(config, new Date()));
+  const toSend = requests.filter((r) => !doneSets.has(r.instanceId));
   const done = requests
-    .filter((r) => doneIds.has(r.instanceId))
-    .map((r): InstanceOutcome => ({
-      instanceId: r.instanceId,
-      status: 'already-done',
-      snapshotIds: existing.filter((s) => s.tags[Tag.INSTANCE_ID] === r.instanceId).map((s) => s.snapshotId).sort(),
-      attempts: 0,
-    }));
+    .filter((r) => doneSets.has(r.instanceId))
+    .map((r): InstanceOutcome => ({ instanceId: r.instanceId, status: 'already-done', snapshotIds: doneSets.get(r.instanceId), attempts: 0 }));
   for (const o of done) log('snapshot-already-done', { slot, ...o });
   return { toSend, done };
 }
@@ -155,3 +151,4 @@ export function summarize(config: PolicyConfig, slot: string, outcomes: Instance
 export function planErrorOutcomes(plan: SnapshotPlan): InstanceOutcome[] {
   return plan.errors.map((e) => ({ instanceId: e.instanceId, status: 'failed', error: e.error, attempts: 0 }));
 }
+

@@ -18,6 +18,21 @@ export const Tag = {
 } as const;
 
 /**
+ * The marker a set's Description ends with (`[snapshot-policy <fingerprint> <instance-id> <slot>]`): written
+ * once by CreateSnapshots and never changeable, it is what tells the policy's sets from snapshots that only
+ * carry its tags. The construct keeps room for it in the 255 characters EC2 allows a Description.
+ */
+export const SetMarker = {
+  PREFIX: '[snapshot-policy ',
+  /** Hex digits of the policy's selector fingerprint. */
+  FINGERPRINT_LENGTH: 12,
+  /** The longest marker with the space before it: prefix, fingerprint, an instance id of 19, a slot of 20. */
+  RESERVED_LENGTH: '[snapshot-policy '.length + 12 + 1 + 19 + 1 + 20 + 1 + 1,
+  /** EC2's limit on a snapshot's Description. */
+  DESCRIPTION_MAX_LENGTH: 255,
+} as const;
+
+/**
  * The environment variables the construct sets and the handlers read (`lambda/support/config.ts`, the one
  * place they are read and checked). The key is the name used in code; the value is the variable's name.
  */
@@ -68,6 +83,10 @@ export const Metric = {
   SETS_DELETED: 'SetsDeleted',
   SNAPSHOTS_DELETED: 'SnapshotsDeleted',
   DELETES_SKIPPED: 'DeletesSkipped',
+  /** Snapshots carrying the policy's id tag that are not its own sets (forged or copied tags, another selector). */
+  SNAPSHOTS_UNRECOGNIZED: 'SnapshotsUnrecognized',
+  /** Instances that still exist and have sets of the policy but no longer carry its tags. */
+  INSTANCES_UNTAGGED: 'InstancesUntagged',
 } as const;
 
 export type MetricName = Exclude<

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Duration, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PolicyEnvironment } from './contract';
+import { checkFunctionEnvironment } from './validation';
 
 /** A handler bundle and the export the function's `handler` names (a member of the contract's `Handler`). */
 export interface HandlerEntry {
@@ -32,6 +33,8 @@ export class PolicyFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: PolicyFunctionProps) {
     super(scope, id);
+    const environment = definedOnly(props.environment);
+    checkFunctionEnvironment(scope, id, environment);
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     // Only this function's own log group, instead of the managed policy's logs:* on every group.
     props.role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -47,7 +50,7 @@ export class PolicyFunction extends Construct {
       memorySize: 512,
       timeout: props.timeout,
       role: props.role,
-      environment: definedOnly(props.environment),
+      environment,
       logGroup: this.logGroup,
       deadLetterQueue: props.deadLetterQueue,
     });

@@ -55,6 +55,8 @@ describe('metric methods', () => {
     ['metricInstancesNotReached', 'InstancesNotReached'],
     ['metricSetsDeleted', 'SetsDeleted'],
     ['metricDeletesSkipped', 'DeletesSkipped'],
+    ['metricSnapshotsUnrecognized', 'SnapshotsUnrecognized'],
+    ['metricInstancesUntagged', 'InstancesUntagged'],
   ] as const)('%s reads %s of this policy, summed hourly', (method, name) => {
     const { policy } = build({ policyName: 'db-nightly' });
     const metric = policy[method]();
@@ -70,6 +72,24 @@ describe('metric methods', () => {
     const metric = policy.metricSetsCreated({ period: Duration.days(1), statistic: 'Maximum' });
     expect(metric.period.toSeconds()).toBe(86_400);
     expect(metric.statistic).toBe('Maximum');
+  });
+});
+
+describe('tag protection statement', () => {
+  test('denies setting or removing the policy\'s own snapshot tags except at creation, and leaves the hold tag alone', () => {
+    const { stack, policy } = build();
+    expect(stack.resolve(policy.tagProtectionStatement().toStatementJson())).toEqual({
+      Sid: 'ProtectSnapshotPolicyTags',
+      Effect: 'Deny',
+      Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+      Resource: 'arn:*:ec2:*::snapshot/*',
+      Condition: {
+        'ForAnyValue:StringEquals': { 'aws:TagKeys': ['snapshot-policy:id', 'snapshot-policy:instance-id', 'snapshot-policy:slot'] },
+        'Null': { 'ec2:CreateAction': 'true' },
+      },
+    });
+    // Nothing in the statement needs the stack: it can be pasted into a service control policy as it is.
+    expect(JSON.stringify(policy.tagProtectionStatement().toStatementJson())).not.toMatch(/\$\{Token|Ref|Fn::/);
   });
 });
 

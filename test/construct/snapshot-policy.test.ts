@@ -583,7 +583,8 @@ describe('validation', () => {
     ['48 snapshotTags', { snapshotTags: tags(48) }, 'snapshotTags must have at most 47 tags, got 48'],
     ['a snapshotTags key starting with snapshot-policy:', { snapshotTags: { 'snapshot-policy:id': 'other' } },
       'snapshotTags key must not start with "snapshot-policy:" (the policy\'s own tags), got "snapshot-policy:id"'],
-    ['a description of 256 characters', { description: 'd'.repeat(256) }, 'description must be at most 255 characters, got 256'],
+    // EC2's 255 characters less the 72 the set marker takes.
+    ['a description of 184 characters', { description: 'd'.repeat(184) }, 'description must be at most 183 characters, got 184'],
     ['a policyName with a character a tag value may not hold', { policyName: 'nightly#1' },
       'policyName must be 1 to 128 letters, digits, spaces or _.:/=+-@, got "nightly#1"'],
     ['an empty policyName', { policyName: '' }, 'policyName must be 1 to 128 letters, digits, spaces or _.:/=+-@, got ""'],
@@ -601,7 +602,7 @@ describe('validation', () => {
 
   test.each<[string, Partial<SnapshotPolicyProps>]>([
     ['47 snapshotTags', { snapshotTags: tags(47) }],
-    ['a description of 255 characters', { description: 'd'.repeat(255) }],
+    ['a description of 183 characters', { description: 'd'.repeat(183) }],
     ['a policyName of 128 characters', { policyName: 'p'.repeat(128) }],
     ['retention keepLast(1) and keepLast(1000)', { retention: Retention.keep({ last: 1, daily: 1000 }) }],
     ['a retention maxAge of 1 day', { retention: Retention.maxAge(Duration.days(1)) }],
@@ -625,7 +626,7 @@ describe('validation', () => {
     })).toThrow(exactly(prefix + [
       'instanceTags must have at least 1 tag, got 0',
       'snapshotTags key must not start with "snapshot-policy:" (the policy\'s own tags), got "snapshot-policy:slot"',
-      'description must be at most 255 characters, got 300',
+      'description must be at most 183 characters, got 300',
       'timeout must be between 1 minute and 15 minutes, got 20 minutes',
       'orphanRetention must be at least 1 day, got 1 hour',
       'retention keepLast must be a whole number between 1 and 1000, got 0',
@@ -640,11 +641,11 @@ describe('validation', () => {
 
   test('skips a description that holds an unresolved token and passes it through', () => {
     const stack = newStack();
-    // Longer than 255 characters as written, so only the token skip lets it through.
-    const description = `${'d'.repeat(250)}${Lazy.string({ produce: () => 'e'.repeat(5) })}`;
+    // Longer than 183 characters as written, so only the token skip lets it through.
+    const description = `${'d'.repeat(178)}${Lazy.string({ produce: () => 'e'.repeat(5) })}`;
     expect(() => new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS, description })).not.toThrow();
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { DESCRIPTION: `${'d'.repeat(250)}eeeee` } },
+      Environment: { Variables: { DESCRIPTION: `${'d'.repeat(178)}eeeee` } },
     });
   });
 

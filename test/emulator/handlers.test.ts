@@ -19,6 +19,7 @@ import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../suppo
 import { MotoServer, startMoto } from '../support/moto-server';
 import * as inMoto from '../support/policy-sets';
 import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
+import { setDescription } from '../support/set-marker';
 
 const POLICY_ID = 'nightly-prod';
 const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
@@ -256,7 +257,8 @@ describe('snapshot run', () => {
         // The slot is normalized to the second, so every run of one schedule time writes the same tag.
         'snapshot-policy:slot': SLOTS[0],
       });
-      expect(snapshot.Description).toBe(DESCRIPTION);
+      // The user's description, then the set's marker: what tells this policy's sets from forged ones.
+      expect(snapshot.Description).toBe(setDescription(POLICY_ID, { Backup: 'nightly', Env: 'prod' }, instanceId!, SLOTS[0], DESCRIPTION));
     }
   });
 
@@ -288,7 +290,7 @@ describe('snapshot run', () => {
     expect(result).toMatchObject({ planned: 3, created: 1, failed: 2, notReached: 0 });
     for (const instanceId of [fleet.web, fleet.batch]) {
       expect(result.outcomes.find((o) => o.instanceId === instanceId)).toEqual({
-        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions', attempts: 0,
+        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions (1 attached, all excluded)', attempts: 0,
       });
     }
     const sets = await policySets();
@@ -398,6 +400,8 @@ describe('retention clean-up', () => {
       snapshotsDeleted: 10,
       snapshotsSkipped: [],
       unrecognized: [foreign.unreadable],
+      unrecognizedCount: 1,
+      untaggedInstanceIds: [],
     });
     const newest = [SLOTS[2], SLOTS[3]];
     expect(await slotsByInstance([foreign.unreadable])).toEqual({ [fleet.web]: newest, [fleet.db]: newest, [fleet.batch]: newest });
@@ -416,7 +420,9 @@ describe('retention clean-up', () => {
     expect(sorted(after.map((s) => s.SnapshotId!))).toEqual(sorted(ids));
     expect(after.map((s) => [s.SnapshotId, tagsOf(s)]).sort()).toEqual(before.map((s) => [s.SnapshotId, tagsOf(s)]).sort());
     expect(proxy.requests('DeleteSnapshot').filter((r) => ids.includes(r.params.get('SnapshotId')!))).toEqual([]);
-    expect(logs.filter((l) => l.event === 'snapshot-unrecognized').map((l) => l.snapshotId)).toEqual([foreign.unreadable]);
+    expect(logs.filter((l) => l.event === 'snapshots-unrecognized')).toEqual([expect.objectContaining({
+      level: 'WARN', count: 1, reasons: { 'unreadable-slot': 1 }, snapshots: [{ snapshotId: foreign.unreadable, reason: 'unreadable-slot' }],
+    })]);
   });
 
   test('a dry-run clean-up reports the snapshots it would delete and deletes none', async () => {
@@ -432,6 +438,8 @@ describe('retention clean-up', () => {
       snapshotsDeleted: 10,
       snapshotsSkipped: [],
       unrecognized: [foreign.unreadable],
+      unrecognizedCount: 1,
+      untaggedInstanceIds: [],
     });
     expect(await policySets()).toEqual(before);
     const wouldDelete = logs.filter((l) => l.event === 'snapshot-would-delete').map((l) => l.snapshotId as string);

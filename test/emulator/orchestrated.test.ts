@@ -25,6 +25,7 @@ import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../suppo
 import { MotoServer, startMoto } from '../support/moto-server';
 import * as inMoto from '../support/policy-sets';
 import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
+import { setDescription } from '../support/set-marker';
 
 // A slash in the policy id, as in the default `<stack>/<path>`: the batch keys hold it URL-encoded.
 const POLICY_ID = 'MyStack/Nightly';
@@ -130,11 +131,23 @@ async function readBatch(key: string): Promise<PlannedSnapshot[]> {
 
 const keyOf = (slot: string, index: number) => `runs/MyStack%2FNightly/${slot}/batch-0000${index}.json`;
 
-const executeEvent = (ref: BatchRef, slot = SLOT) => ({ phase: 'execute-batch', slot, index: ref.index, key: ref.key });
+const executeEvent = (ref: Omit<BatchRef, 'size'>, slot = SLOT) => ({
+  phase: 'execute-batch', slot, index: ref.index, key: ref.key, attempt: 0, previous: {},
+});
 
 /** What the BatchNotRun state passes on for a batch that failed for good: all its instances not reached. */
 const notRunResult = (ref: BatchRef, error: string) => ({
-  batch: ref.index, key: ref.key, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: ref.size, failures: [], durationMs: 0, error,
+  batch: ref.index,
+  key: ref.key,
+  created: 0,
+  dryRunOk: 0,
+  alreadyDone: 0,
+  failed: 0,
+  notReached: ref.size,
+  failures: [],
+  durationMs: 0,
+  error,
+  previous: {},
 });
 
 const emfLines = (logs: LogLine[]) => logs.filter((l) => '_aws' in l) as any[];
@@ -226,7 +239,7 @@ describe('plan-batches', () => {
       planned: 1,
       planFailed: fleet.tagged.length - 1,
       planFailures: fleet.tagged.filter((id) => id !== withData).map((instanceId) => ({
-        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions',
+        instanceId, status: 'failed', error: 'no volume is left to snapshot after the exclusions (1 attached, all excluded)',
       })),
       batches: [{ index: 0, key: keyOf(SLOT, 0), size: 1 }],
     });
@@ -243,8 +256,8 @@ describe('plan-batches', () => {
   });
 
   test.each<[string, object, string]>([
-    ['no slot', { phase: 'plan-batches' }, 'event slot is required in phase plan-batches'],
-    ['a slot that is not a time', { phase: 'plan-batches', slot: 'tomorrow' }, 'event slot must be an ISO-8601 time, got "tomorrow"'],
+    ['no slot', { phase: 'plan-batches' }, 'snapshotPhases event slot is required in phase plan-batches'],
+    ['a slot that is not a time', { phase: 'plan-batches', slot: 'tomorrow' }, 'snapshotPhases event slot must be an ISO-8601 time, got "tomorrow"'],
   ])('fails for %s and writes nothing', async (_name, event, message) => {
     await expect(invokeOnce(event)).rejects.toThrow(`orchestrated handler threw Error: ${message}`);
     expect(await bucketKeys()).toEqual([]);
@@ -329,8 +342,11 @@ describe('execute-batch', () => {
 
   test('asks for no rerun after the last one, and names the instances still not reached', async () => {
     const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
+    // The last rerun's object, as the attempt before it would have written it: the whole of batch 0.
+    const lastKey = 'runs/MyStack%2FNightly/2026-01-01T03:00:00Z/batch-00000-rerun-2.json';
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: lastKey, Body: JSON.stringify(await readBatch(plan.batches[0].key)) }));
 
-    const { result } = await invokeOnce<BatchResult & { rerun?: any }>({ ...executeEvent(plan.batches[0]), attempt: 2, previous: {} }, STARVED);
+    const { result } = await invokeOnce<BatchResult & { rerun?: any }>({ ...executeEvent(plan.batches[0]), key: lastKey, attempt: 2 }, STARVED);
 
     // A rerun starts with an empty bucket: with the starved rate, nothing is reached.
     expect(result).toEqual({
@@ -369,11 +385,11 @@ describe('execute-batch', () => {
     await invokeOnce<BatchResult>(executeEvent(plan.batches[0]));
     const [done] = await readBatch(plan.batches[0].key);
     const [notDone] = await readBatch(plan.batches[1].key);
-    const mixedKey = `runs/MyStack%2FNightly/${SLOT}/batch-mixed.json`;
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: mixedKey, Body: JSON.stringify([done, notDone]) }));
+    // Batch 1's object holds one instance done by batch 0 and one of its own (an event may name no other key).
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: plan.batches[1].key, Body: JSON.stringify([done, notDone]) }));
     proxy.clear();
 
-    const { result } = await invokeOnce<BatchResult>({ phase: 'execute-batch', slot: SLOT, index: 1, key: mixedKey });
+    const { result } = await invokeOnce<BatchResult>(executeEvent(plan.batches[1]));
 
     expect(result).toMatchObject({ created: 1, alreadyDone: 1, failed: 0, notReached: 0 });
     expect(createdFor()).toEqual([notDone.instanceId]);
@@ -391,7 +407,7 @@ describe('execute-batch', () => {
   });
 
   test('fails when the batch object does not exist, so the state machine retries it and then reports it not run', async () => {
-    await expect(invokeOnce({ phase: 'execute-batch', slot: SLOT, index: 0, key: keyOf(SLOT, 0) }))
+    await expect(invokeOnce(executeEvent({ index: 0, key: keyOf(SLOT, 0) })))
       .rejects.toThrow('orchestrated handler threw NoSuchKey: The specified key does not exist.');
     expect(proxy.requests('CreateSnapshots')).toEqual([]);
   });
@@ -464,9 +480,10 @@ describe('report', () => {
 
   test('keeps a not-run batch as the state machine gave it when its object cannot be read, and says so', async () => {
     const { result: plan } = await invokeOnce<PlanSummary>({ phase: 'plan-batches', slot: SLOT });
-    const missingKey = keyOf(SLOT, 9);
+    // A rerun's object that was never written (batch 0's own object is in the bucket).
+    const missingKey = 'runs/MyStack%2FNightly/2026-01-01T03:00:00Z/batch-00000-rerun-1.json';
     const results = [{
-      batch: 0, key: missingKey, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 2, failures: [], durationMs: 0, error: 'States.Timeout',
+      batch: 0, key: missingKey, created: 0, dryRunOk: 0, alreadyDone: 0, failed: 0, notReached: 2, failures: [], durationMs: 0, error: 'States.Timeout', previous: {},
     }];
 
     const { result, logs } = await invokeOnce({ phase: 'report', slot: SLOT, plan: asJson(plan), results });
@@ -519,12 +536,13 @@ describe('clean-up phases', () => {
   let twoVolumes: string;
   let foreign: string;
 
-  /** One set per tagged instance and slot, made straight in moto with the tags a run gives them. */
+  /** One set per tagged instance and slot, made straight in moto with the tags and Description a run gives them. */
   async function makeHistory(): Promise<void> {
     for (const slot of SLOTS) {
       for (const instanceId of fleet.tagged) {
         await ec2.send(new CreateSnapshotsCommand({
           InstanceSpecification: { InstanceId: instanceId },
+          Description: setDescription(POLICY_ID, JSON.parse(policyEnv().INSTANCE_TAGS), instanceId, slot),
           TagSpecifications: [{
             ResourceType: 'snapshot',
             Tags: tagList({ 'snapshot-policy:id': POLICY_ID, 'snapshot-policy:instance-id': instanceId, 'snapshot-policy:slot': slot }),
@@ -572,6 +590,8 @@ describe('clean-up phases', () => {
       snapshotsToDelete: 12,
       unrecognized: 0,
       unrecognizedIds: [],
+      untagged: 0,
+      untaggedInstanceIds: [],
       batches: batchSizes.map((size, index) => ({ index, key: `cleanups/MyStack%2FNightly/${CLEANUP_SLOT}/batch-0000${index}.json`, size })),
     });
     expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(12);
@@ -600,6 +620,7 @@ describe('clean-up phases', () => {
       setsToDelete: 10,
       snapshotsToDelete: 12,
       unrecognized: 0,
+      untagged: 0,
       batches: result.batches.length,
     }]);
   });
@@ -650,7 +671,9 @@ describe('clean-up phases', () => {
     });
     const emf = emfLines(logs);
     expect(emf).toHaveLength(1);
-    expect(emf[0]).toMatchObject({ PolicyId: POLICY_ID, SetsDeleted: 10, SnapshotsDeleted: 12, DeletesSkipped: 0 });
+    expect(emf[0]).toMatchObject({
+      PolicyId: POLICY_ID, SetsDeleted: 10, SnapshotsDeleted: 12, DeletesSkipped: 0, SnapshotsUnrecognized: 0, InstancesUntagged: 0,
+    });
     expect(proxy.records).toEqual([]);
   });
 
@@ -702,7 +725,15 @@ describe('clean-up phases', () => {
     const { result: plan } = await invokeOnce<CleanupPlanSummary>({ phase: 'plan-deletions', slot: CLEANUP_SLOT }, { RETENTION: JSON.stringify({ last: 4 }) });
 
     expect(plan).toEqual({
-      slot: CLEANUP_SLOT, setsKept: 20, setsToDelete: 0, snapshotsToDelete: 0, unrecognized: 0, unrecognizedIds: [], batches: [],
+      slot: CLEANUP_SLOT,
+      setsKept: 20,
+      setsToDelete: 0,
+      snapshotsToDelete: 0,
+      unrecognized: 0,
+      unrecognizedIds: [],
+      untagged: 0,
+      untaggedInstanceIds: [],
+      batches: [],
     });
     expect(await bucketKeys()).toEqual([]);
     const { result } = await invokeOnce({ phase: 'report-cleanup', slot: CLEANUP_SLOT, plan: asJson(plan), results: [] });
@@ -752,7 +783,7 @@ describe('start', () => {
   const executions = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN }))).executions ?? [];
 
   test('starts one execution named after the slot, with the slot as its input', async () => {
-    const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+    const { result, logs } = await invokeOnce({ phase: 'start', run: 'snapshots', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
     expect(result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: EXECUTION_ARN }));
@@ -768,11 +799,11 @@ describe('start', () => {
   // but cannot tell that it was a duplicate.
   test('a duplicated start while the run is still going returns the same execution and starts no second one', async () => {
     const starter = await container(Handler.START, { STATE_MACHINE_ARN: MACHINE_ARN });
-    await starter.invoke({ phase: 'start', slot: SLOT });
+    await starter.invoke({ phase: 'start', run: 'snapshots', slot: SLOT });
 
-    const again = await starter.invoke({ phase: 'start', slot: SLOT });
+    const again = await starter.invoke({ phase: 'start', run: 'snapshots', slot: SLOT });
     // Another spelling of the same scheduled time, from a new container.
-    const respelled = await invokeOnce({ phase: 'start', slot: '2026-01-01T04:00:00+01:00' }, { STATE_MACHINE_ARN: MACHINE_ARN });
+    const respelled = await invokeOnce({ phase: 'start', run: 'snapshots', slot: '2026-01-01T04:00:00+01:00' }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
     expect(again.result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
     expect(respelled.result).toEqual({ run: 'snapshots', slot: SLOT, executionArn: EXECUTION_ARN, started: true });
@@ -781,10 +812,10 @@ describe('start', () => {
   });
 
   test('a start for a slot whose run has ended finds the name taken (ExecutionAlreadyExists) and reports started false', async () => {
-    await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+    await invokeOnce({ phase: 'start', run: 'snapshots', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
     await sfn.send(new StopExecutionCommand({ executionArn: EXECUTION_ARN }));
 
-    const { result, logs } = await invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
+    const { result, logs } = await invokeOnce({ phase: 'start', run: 'snapshots', slot: SLOT }, { STATE_MACHINE_ARN: MACHINE_ARN });
 
     expect(result).toEqual({ run: 'snapshots', slot: SLOT, started: false });
     expect(logs.filter((l) => l.event.startsWith('run-'))).toEqual([
@@ -795,9 +826,9 @@ describe('start', () => {
 
   test('starts a new execution for the next slot', async () => {
     const starter = await container(Handler.START, { STATE_MACHINE_ARN: MACHINE_ARN });
-    await starter.invoke({ phase: 'start', slot: SLOT });
+    await starter.invoke({ phase: 'start', run: 'snapshots', slot: SLOT });
 
-    const { result } = await starter.invoke({ phase: 'start', slot: '2026-01-02T03:00:00Z' });
+    const { result } = await starter.invoke({ phase: 'start', run: 'snapshots', slot: '2026-01-02T03:00:00Z' });
 
     expect(result).toEqual({
       run: 'snapshots', slot: '2026-01-02T03:00:00Z', executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${MACHINE}:slot-2026-01-02T03-00-00Z`, started: true,
@@ -807,7 +838,7 @@ describe('start', () => {
 
   test('fails on any other error, such as a state machine that does not exist', async () => {
     const missing = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:no-such-machine`;
-    await expect(invokeOnce({ phase: 'start', slot: SLOT }, { STATE_MACHINE_ARN: missing }))
+    await expect(invokeOnce({ phase: 'start', run: 'snapshots', slot: SLOT }, { STATE_MACHINE_ARN: missing }))
       .rejects.toThrow(/^orchestrated handler threw StateMachineDoesNotExist: /);
     expect(await executions()).toEqual([]);
   });

@@ -15,6 +15,7 @@ import { executeRequests } from '../../lambda/runs/snapshot-run';
 import { readConfig } from '../../lambda/support/config';
 import { assertImage, emulatorClient, launch, Launched, tagList } from '../support/emulator-ec2';
 import { MotoServer, startMoto } from '../support/moto-server';
+import { setDescription } from '../support/set-marker';
 
 const SLOT = '2026-01-01T03:00:00Z';
 const OUTPOST_ARN = 'arn:aws:outposts:us-east-1:123456789012:outpost/op-0123456789abcdef0';
@@ -189,7 +190,10 @@ describe('other CreateSnapshots parameters on the wire', () => {
     // The list is ExcludeDataVolumeId.N on the wire (singular), not the SDK's member name.
     expect([...params.keys()].filter((k) => k.includes('ExcludeDataVolume'))).toEqual(['InstanceSpecification.ExcludeDataVolumeId.1']);
     expect(params.get('InstanceSpecification.ExcludeDataVolumeId.1')).toBe(dataVolumes.scratch);
-    expect(segments(bodies[0], 'Description')).toEqual(['&Description=nightly%20run']);
+    // The user's text, then the set's marker (its fingerprint pinned for this policy id and instance tags).
+    expect(segments(bodies[0], 'Description')).toEqual([
+      `&Description=nightly%20run%20%5Bsnapshot-policy%20d417b22d4c13%20${instance.instanceId}%20${encodeURIComponent(SLOT)}%5D`,
+    ]);
     expect(params.get('CopyTagsFromSource')).toBe('volume');
     expect(params.get('DryRun')).toBe('true');
     expect(params.get('TagSpecification.1.ResourceType')).toBe('snapshot');
@@ -230,6 +234,8 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     const snapshot = (id: string, slot: string) => ({
       SnapshotId: id,
       State: 'completed' as const,
+      StartTime: new Date(Date.parse(slot) + 60_000),
+      Description: setDescription('p', { Backup: 'nightly' }, 'i-1', slot),
       Tags: tagList({ 'snapshot-policy:id': 'p', 'snapshot-policy:instance-id': 'i-1', 'snapshot-policy:slot': slot }),
     });
     mock.on(DescribeSnapshotsCommand).resolves({
@@ -254,6 +260,8 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
       snapshotsDeleted: 3,
       snapshotsSkipped: [{ snapshotId: 'snap-1a', error: 'InvalidSnapshot.InUse: The snapshot snap-1a is currently in use by ami-0123456789abcdef0' }],
       unrecognized: [],
+      unrecognizedCount: 0,
+      untaggedInstanceIds: [],
     });
     // Each expired snapshot asked for once: an in-use snapshot is not retried within the run.
     expect(mock.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId).sort())

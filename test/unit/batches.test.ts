@@ -7,8 +7,7 @@ import {
   batchResult, BatchResult, cutBatches, cutSetBatches, deleteBatchResult, DeleteBatchResult, executionName, initialTokens,
   MAX_ERROR_CHARS, MAX_REPORTED_FAILURES, mergeAttempts, rerunKey, sumBatches, sumDeleteBatches, withoutHeldSets,
 } from '../../lambda/logic/batches';
-import { instancesWithSetForSlot } from '../../lambda/logic/idempotency';
-import { InstanceOutcome, INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
+import { InstanceOutcome } from '../../lambda/logic/model';
 
 /** Step Functions' rule for execution names: 1 to 80 characters, none of them whitespace, brackets, wildcards or `"#%\^|~`$&,;:/`. */
 const STEP_FUNCTIONS_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
@@ -366,44 +365,5 @@ describe('sumDeleteBatches', () => {
 
   test('adds nothing up to zeros', () => {
     expect(sumDeleteBatches([])).toEqual({ batches: 0, setsDeleted: 0, snapshotsDeleted: 0, setsHeld: 0, snapshotsSkipped: 0, skipped: [] });
-  });
-});
-
-describe('instancesWithSetForSlot', () => {
-  const POLICY = 'stack/policy';
-  const SLOT = '2026-01-01T03:00:00Z';
-  const snapshot = (snapshotId: string, state: string, tags: Record<string, string>): SnapshotInfo => ({ snapshotId, state, tags });
-  const ours = (instanceId: string, slot = SLOT) => ({ [POLICY_ID_TAG]: POLICY, [INSTANCE_ID_TAG]: instanceId, [SLOT_TAG]: slot });
-
-  test('finds the instances with a snapshot of this policy for this slot, once each', () => {
-    const done = instancesWithSetForSlot([
-      snapshot('snap-1', 'completed', ours('i-a')),
-      snapshot('snap-2', 'completed', ours('i-a')),
-      snapshot('snap-3', 'completed', ours('i-b')),
-    ], POLICY, SLOT);
-    expect([...done].sort()).toEqual(['i-a', 'i-b']);
-  });
-
-  test.each(['pending', 'completed', 'error', 'recoverable', 'recovering'])('counts a snapshot in state %s as a set', (state) => {
-    expect([...instancesWithSetForSlot([snapshot('snap-1', state, ours('i-a'))], POLICY, SLOT)]).toEqual(['i-a']);
-  });
-
-  test('ignores another policy\'s snapshots, other slots, and snapshots without an instance tag', () => {
-    const done = instancesWithSetForSlot([
-      snapshot('snap-1', 'completed', { ...ours('i-other-policy'), [POLICY_ID_TAG]: 'stack/other' }),
-      snapshot('snap-2', 'completed', ours('i-other-slot', '2026-01-02T03:00:00Z')),
-      // The same instant written differently is another slot: slots are compared as the tag's text.
-      snapshot('snap-3', 'completed', ours('i-same-instant', '2026-01-01T03:00:00.000Z')),
-      snapshot('snap-4', 'completed', { [POLICY_ID_TAG]: POLICY, [SLOT_TAG]: SLOT }),
-      snapshot('snap-5', 'completed', { ...ours(''), [INSTANCE_ID_TAG]: '' }),
-      snapshot('snap-6', 'completed', {}),
-      snapshot('snap-7', 'completed', { [INSTANCE_ID_TAG]: 'i-no-policy', [SLOT_TAG]: SLOT }),
-      snapshot('snap-8', 'completed', ours('i-mine')),
-    ], POLICY, SLOT);
-    expect([...done]).toEqual(['i-mine']);
-  });
-
-  test('finds nothing among no snapshots', () => {
-    expect(instancesWithSetForSlot([], POLICY, SLOT).size).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   applyRules, bucketKey, CleanupOptions, decideSets, groupSets, RetentionRules, SetDecision, SnapshotSet,
 } from '../../lambda/logic/decide-sets';
 import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
+import { describeSet, MAX_SLOT_AHEAD_MS, ownerOf, selectorFingerprint, setMarker } from '../../lambda/logic/ownership';
 
 const NUM_RUNS = 10_000;
 
@@ -14,6 +15,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 const POLICY = 'stack/policy';
+const INSTANCE_TAGS = { backup: 'nightly' };
+const FINGERPRINT = selectorFingerprint(POLICY, INSTANCE_TAGS);
 const HOLD_TAG = 'legal-hold';
 const INSTANCES = ['i-0a', 'i-0b', 'i-0c'];
 const TIME_ZONES = [
@@ -41,7 +44,14 @@ const slotTimeArb: fc.Arbitrary<number> = fc.oneof(
   fc.tuple(fc.constantFrom(...TRICKY), fc.integer({ min: -12, max: 12 })).map(([t, q]) => t + q * 15 * MINUTE),
 );
 
-type Variant = 'ours' | 'foreign' | 'foreign-prefix' | 'no-policy' | 'no-instance' | 'no-slot';
+type Variant = 'ours' | 'foreign' | 'foreign-prefix' | 'no-policy' | 'no-instance' | 'no-slot'
+  // Snapshots that carry the policy's tags but are not its sets: a foreign snapshot tagged by hand, a set of
+  // another selector sharing the id, a real set re-tagged to another slot, one started well before its slot,
+  // and one whose slot is far ahead of the clock.
+  | 'forged-tags' | 'other-selector' | 'retagged-slot' | 'started-early' | 'future-slot';
+
+/** The variants that carry this policy's tags but must be taken for foreign snapshots. */
+const FORGED: readonly Variant[] = ['forged-tags', 'other-selector', 'retagged-slot', 'started-early', 'future-slot'];
 
 interface SnapshotSpec {
   readonly instance: number;
@@ -70,6 +80,7 @@ const snapshotSpecArb: fc.Arbitrary<SnapshotSpec> = fc.record({
   variant: fc.oneof(
     { arbitrary: fc.constant<Variant>('ours'), weight: 12 },
     { arbitrary: fc.constantFrom<Variant>('foreign', 'foreign-prefix', 'no-policy', 'no-instance', 'no-slot'), weight: 3 },
+    { arbitrary: fc.constantFrom<Variant>(...FORGED), weight: 3 },
   ),
 });
 
@@ -131,31 +142,54 @@ const bucketCaseArb = fc.constantFrom(...CLOCK_CHANGES).chain(([timeZone, iso]) 
   }),
 }));
 
+/** The snapshots of a history; those made to look like the policy's without being so have ids ending in -forged. */
 function snapshotsOf(history: History): SnapshotInfo[] {
+  const now = nowOf(history);
   return history.specs.map((spec, i) => {
-    const tags: Record<string, string> = {
-      [POLICY_ID_TAG]: POLICY,
-      [INSTANCE_ID_TAG]: INSTANCES[spec.instance],
-      [SLOT_TAG]: toSlot(history.slotTimes[spec.slot % history.slotTimes.length]),
-      team: 'db',
-    };
+    const instanceId = INSTANCES[spec.instance];
+    const slotTime = history.slotTimes[spec.slot % history.slotTimes.length];
+    let slot = toSlot(slotTime);
+    const tags: Record<string, string> = { [POLICY_ID_TAG]: POLICY, [INSTANCE_ID_TAG]: instanceId, [SLOT_TAG]: slot, team: 'db' };
+    let fingerprint = FINGERPRINT;
+    let markedSlot = slot;
+    let startTime = slotTime + 5 * MINUTE;
     if (spec.held) tags[HOLD_TAG] = i % 2 === 0 ? '' : 'case-42';
     if (spec.variant === 'foreign') tags[POLICY_ID_TAG] = 'other/policy';
     if (spec.variant === 'foreign-prefix') tags[POLICY_ID_TAG] = `${POLICY}-2`;
     if (spec.variant === 'no-policy') delete tags[POLICY_ID_TAG];
     if (spec.variant === 'no-instance') delete tags[INSTANCE_ID_TAG];
     if (spec.variant === 'no-slot') delete tags[SLOT_TAG];
-    return { snapshotId: `snap-${String(i).padStart(3, '0')}`, state: spec.state, tags };
+    if (spec.variant === 'other-selector') fingerprint = selectorFingerprint(POLICY, { backup: 'weekly' });
+    if (spec.variant === 'retagged-slot') markedSlot = toSlot(slotTime - DAY);
+    if (spec.variant === 'started-early') startTime = slotTime - MAX_SLOT_AHEAD_MS - MINUTE;
+    if (spec.variant === 'future-slot') {
+      slot = toSlot(now + MAX_SLOT_AHEAD_MS + 15 * MINUTE);
+      markedSlot = slot;
+      tags[SLOT_TAG] = slot;
+      startTime = now;
+    }
+    const description = spec.variant === 'forged-tags' ? 'made by someone else' : describeSet('nightly', setMarker(fingerprint, instanceId, markedSlot));
+    const forged = FORGED.includes(spec.variant) ? '-forged' : '';
+    return {
+      snapshotId: `snap-${String(i).padStart(3, '0')}${forged}`,
+      state: spec.state,
+      startTime: new Date(startTime).toISOString(),
+      description,
+      tags,
+    };
   });
 }
 
+function nowOf(history: History): number {
+  return Math.max(...history.slotTimes) + history.nowAfterNewestMs;
+}
+
 function optionsOf(history: History): CleanupOptions {
-  const newest = Math.max(...history.slotTimes);
   return {
     policyId: POLICY,
     rules: history.rules,
     timeZone: history.timeZone,
-    now: new Date(newest + history.nowAfterNewestMs),
+    now: new Date(nowOf(history)),
     errorGraceSeconds: history.errorGraceSeconds,
     holdTag: HOLD_TAG,
     liveInstanceIds: history.live === null ? undefined : new Set(history.live),
@@ -164,7 +198,8 @@ function optionsOf(history: History): CleanupOptions {
 }
 
 function clean(snapshots: readonly SnapshotInfo[], options: CleanupOptions): SetDecision[] {
-  return decideSets(groupSets(snapshots, options.policyId, options.holdTag).sets, options);
+  const owner = ownerOf({ policyId: options.policyId, instanceTags: INSTANCE_TAGS }, options.now);
+  return decideSets(groupSets(snapshots, owner, options.holdTag).sets, options);
 }
 
 /** One (instance, slot) group of this policy's readable snapshots, as the README defines a set. */
@@ -181,7 +216,7 @@ function modelSets(snapshots: readonly SnapshotInfo[]): ModelSet[] {
   for (const s of snapshots) {
     const instanceId = s.tags[INSTANCE_ID_TAG];
     const slot = s.tags[SLOT_TAG];
-    if (s.tags[POLICY_ID_TAG] !== POLICY || instanceId === undefined || slot === undefined) continue;
+    if (s.tags[POLICY_ID_TAG] !== POLICY || instanceId === undefined || slot === undefined || s.snapshotId.endsWith('-forged')) continue;
     const key = `${instanceId} ${slot}`;
     groups.set(key, [...(groups.get(key) ?? []), s]);
   }
@@ -267,7 +302,8 @@ function checkHistory(history: History): void {
   const now = options.now.getTime();
   const isLive = (instanceId: string) => options.liveInstanceIds === undefined || options.liveInstanceIds.has(instanceId);
 
-  // Never a foreign or unreadable snapshot: decisions name only this policy's readable snapshots, each once.
+  // Never a foreign, forged or unreadable snapshot, and never one of ours left out: decisions name exactly
+  // this policy's own snapshots, each once.
   const ourIds = new Set(sets.flatMap((s) => s.ids));
   const decided = decisions.flatMap((d) => d.set.snapshotIds);
   ensure(decided.every((id) => ourIds.has(id)), () => `decided on a foreign or unreadable snapshot: ${decided.filter((id) => !ourIds.has(id))}`);
@@ -344,7 +380,9 @@ describe('retention clean-up over random histories', () => {
 
   test('the generator reaches the cases the properties are about', () => {
     // Guards against a generator that silently stops producing deletions, holds, orphans or foreign snapshots.
-    const seen = { deletedSet: 0, heldSet: 0, pendingSet: 0, errorDeleted: 0, orphanExpired: 0, foreign: 0, multiSnapshotSet: 0 };
+    const seen = {
+      deletedSet: 0, heldSet: 0, pendingSet: 0, errorDeleted: 0, orphanExpired: 0, foreign: 0, multiSnapshotSet: 0, forged: 0,
+    };
     fc.assert(fc.property(historyArb, (history) => {
       const snapshots = snapshotsOf(history);
       const decisions = clean(snapshots, optionsOf(history));
@@ -354,6 +392,7 @@ describe('retention clean-up over random histories', () => {
       if (decisions.some((d) => d.reasons.includes('error-expired'))) seen.errorDeleted += 1;
       if (decisions.some((d) => d.reasons.includes('orphan-expired'))) seen.orphanExpired += 1;
       if (snapshots.some((s) => s.tags[POLICY_ID_TAG] !== POLICY)) seen.foreign += 1;
+      if (snapshots.some((s) => s.snapshotId.endsWith('-forged'))) seen.forged += 1;
       if (decisions.some((d) => d.set.snapshotIds.length > 1)) seen.multiSnapshotSet += 1;
     }), { numRuns: 1000, seed: 42 });
     expect(Object.entries(seen).filter(([, count]) => count < 50)).toEqual([]);

@@ -5,6 +5,8 @@ import {
   applyRules, bucketKey, CleanupOptions, decideSets, groupSets, RetentionRules, SetState, SnapshotSet,
 } from '../../lambda/logic/decide-sets';
 import { INSTANCE_ID_TAG, POLICY_ID_TAG, SLOT_TAG, SnapshotInfo } from '../../lambda/logic/model';
+import { ownerOf } from '../../lambda/logic/ownership';
+import { setDescription } from '../support/set-marker';
 
 const HOUR = 3600;
 const DAY = 86_400;
@@ -207,8 +209,15 @@ function snapshot(snapshotId: string, state: string, tags: Record<string, string
   return { snapshotId, state, tags };
 }
 
+const OWNER = ownerOf({ policyId: 'pol', instanceTags: { backup: 'nightly' } }, new Date('2026-02-01T00:00:00Z'));
+
+/** A snapshot as a run of the policy 'pol' makes it: tags, the set's marker, a start just after the slot. */
 function ours(snapshotId: string, instanceId: string, slot: string, state = 'completed', extra: Record<string, string> = {}): SnapshotInfo {
-  return snapshot(snapshotId, state, { [POLICY_ID_TAG]: 'pol', [INSTANCE_ID_TAG]: instanceId, [SLOT_TAG]: slot, ...extra });
+  return {
+    ...snapshot(snapshotId, state, { [POLICY_ID_TAG]: 'pol', [INSTANCE_ID_TAG]: instanceId, [SLOT_TAG]: slot, ...extra }),
+    description: setDescription('pol', { backup: 'nightly' }, instanceId, slot),
+    startTime: Number.isNaN(Date.parse(slot)) ? undefined : new Date(Date.parse(slot) + 60_000).toISOString(),
+  };
 }
 
 describe('groupSets', () => {
@@ -218,7 +227,7 @@ describe('groupSets', () => {
       ours('snap-2', 'i-a', '2026-01-01T03:00:00Z'),
       ours('snap-1', 'i-a', '2026-01-01T03:00:00Z'),
       ours('snap-4', 'i-a', '2026-01-02T03:00:00Z'),
-    ], 'pol');
+    ], OWNER);
     expect(unrecognized).toEqual([]);
     expect(sets).toEqual([
       {
@@ -255,7 +264,7 @@ describe('groupSets', () => {
     [['pending', 'error'], 'error'],
     [['completed', 'error', 'completed'], 'error'],
   ])('a set of snapshots in states %j is %s', (states, expected) => {
-    const { sets } = groupSets(states.map((state, i) => ours(`snap-${i}`, 'i-a', '2026-01-01T03:00:00Z', state)), 'pol');
+    const { sets } = groupSets(states.map((state, i) => ours(`snap-${i}`, 'i-a', '2026-01-01T03:00:00Z', state)), OWNER);
     expect(sets.map((s) => s.state)).toEqual([expected]);
   });
 
@@ -265,7 +274,7 @@ describe('groupSets', () => {
       snapshot('snap-other', 'error', { [POLICY_ID_TAG]: 'pol-other', [INSTANCE_ID_TAG]: 'i-a', [SLOT_TAG]: '2026-01-01T03:00:00Z' }),
       snapshot('snap-prefix', 'completed', { [POLICY_ID_TAG]: 'pol-2', [INSTANCE_ID_TAG]: 'i-a', [SLOT_TAG]: '2026-01-01T03:00:00Z' }),
       snapshot('snap-untagged', 'completed', { [INSTANCE_ID_TAG]: 'i-a', [SLOT_TAG]: '2026-01-01T03:00:00Z' }),
-    ], 'pol');
+    ], OWNER);
     expect(sets.map((s) => [s.state, s.snapshotIds])).toEqual([['completed', ['snap-ours']]]);
     expect(unrecognized).toEqual([]);
   });
@@ -275,9 +284,27 @@ describe('groupSets', () => {
     const noSlot = snapshot('snap-2', 'completed', { [POLICY_ID_TAG]: 'pol', [INSTANCE_ID_TAG]: 'i-a' });
     const badSlot = ours('snap-3', 'i-a', 'last tuesday');
     const emptyInstance = ours('snap-4', '', '2026-01-01T03:00:00Z');
-    const { sets, unrecognized } = groupSets([noInstance, ours('snap-ok', 'i-a', '2026-01-01T03:00:00Z'), noSlot, badSlot, emptyInstance], 'pol');
-    expect(unrecognized).toEqual([noInstance, noSlot, badSlot, emptyInstance]);
+    const { sets, unrecognized } = groupSets([noInstance, ours('snap-ok', 'i-a', '2026-01-01T03:00:00Z'), noSlot, badSlot, emptyInstance], OWNER);
+    expect(unrecognized).toEqual([
+      { snapshot: noInstance, reason: 'no-instance-tag' },
+      { snapshot: noSlot, reason: 'unreadable-slot' },
+      { snapshot: badSlot, reason: 'unreadable-slot' },
+      { snapshot: emptyInstance, reason: 'no-instance-tag' },
+    ]);
     expect(sets.map((s) => s.snapshotIds)).toEqual([['snap-ok']]);
+  });
+
+  // Findings 1 and 2 of the trust review: tags forged onto a foreign snapshot, and a slot from the future.
+  test('sets aside snapshots that carry the policy\'s tags but are not its sets, with the reason', () => {
+    const foreign = { ...ours('snap-foreign', 'i-dead', '2020-01-01T00:00:00Z'), description: 'my own AMI backup' };
+    const future = ours('snap-future', 'i-a', '2999-01-01T00:00:00Z');
+    const retagged = { ...ours('snap-retagged', 'i-a', '2026-01-03T03:00:00Z'), tags: { ...ours('x', 'i-a', '2026-01-03T03:00:00Z').tags, [SLOT_TAG]: '2026-01-05T03:00:00Z' } };
+    const real = ours('snap-real', 'i-a', '2026-01-02T03:00:00Z');
+    const { sets, unrecognized } = groupSets([foreign, future, retagged, real], OWNER);
+    expect(unrecognized.map((u) => [u.snapshot.snapshotId, u.reason])).toEqual([
+      ['snap-foreign', 'no-marker'], ['snap-future', 'future-slot'], ['snap-retagged', 'marker-mismatch'],
+    ]);
+    expect(sets.map((s) => s.snapshotIds)).toEqual([['snap-real']]);
   });
 
   test('holds a set when any of its snapshots carries the hold tag, whatever its value', () => {
@@ -285,12 +312,12 @@ describe('groupSets', () => {
       ours('snap-1', 'i-a', '2026-01-02T03:00:00Z'),
       ours('snap-2', 'i-a', '2026-01-02T03:00:00Z', 'completed', { 'legal-hold': '' }),
       ours('snap-3', 'i-a', '2026-01-01T03:00:00Z', 'completed', { 'legal-hold-2': 'yes' }),
-    ], 'pol', 'legal-hold');
+    ], OWNER, 'legal-hold');
     expect(sets.map((s) => [s.slot, s.held])).toEqual([['2026-01-02T03:00:00Z', true], ['2026-01-01T03:00:00Z', false]]);
   });
 
   test('holds nothing without a hold tag key', () => {
-    const { sets } = groupSets([ours('snap-1', 'i-a', '2026-01-02T03:00:00Z', 'completed', { 'legal-hold': 'yes' })], 'pol');
+    const { sets } = groupSets([ours('snap-1', 'i-a', '2026-01-02T03:00:00Z', 'completed', { 'legal-hold': 'yes' })], OWNER);
     expect(sets.map((s) => s.held)).toEqual([false]);
   });
 
@@ -298,7 +325,7 @@ describe('groupSets', () => {
     const { sets } = groupSets([
       ours('snap-1', 'i-a', '2026-01-02T03:00:00Z', 'completed', { constructor: 'hold' }),
       ours('snap-2', 'i-a', '2026-01-01T03:00:00Z'),
-    ], 'pol', 'constructor');
+    ], OWNER, 'constructor');
     expect(sets.map((s) => [s.slot, s.held])).toEqual([['2026-01-02T03:00:00Z', true], ['2026-01-01T03:00:00Z', false]]);
   });
 });

@@ -303,14 +303,20 @@ describe('data volume exclusion', () => {
     const result = plan([instance('i-a'), instance('i-b')], { excludeBootVolume: true, excludeDataVolumeTags: EXCLUDE }, [
       volume('vol-i-a-data', 'i-a', { tier: 'scratch' }),
     ]);
-    expect(result.errors).toEqual([{ instanceId: 'i-a', error: 'no volume is left to snapshot after the exclusions' }]);
+    expect(result.errors).toEqual([{ instanceId: 'i-a', error: 'no volume is left to snapshot after the exclusions (2 attached, all excluded)' }]);
     expect(result.requests.map((r) => r.instanceId)).toEqual(['i-b']);
   });
 
   test('reports an instance with only a root volume and excludeBootVolume as a plan error', () => {
     const result = plan([instance('i-a', { volumes: [{ deviceName: '/dev/xvda', volumeId: 'vol-root' }] })], { excludeBootVolume: true });
     expect(result.requests).toEqual([]);
-    expect(result.errors).toEqual([{ instanceId: 'i-a', error: 'no volume is left to snapshot after the exclusions' }]);
+    expect(result.errors).toEqual([{ instanceId: 'i-a', error: 'no volume is left to snapshot after the exclusions (1 attached, all excluded)' }]);
+  });
+
+  test('reports an instance with no volume at all as such, not as excluded', () => {
+    const result = plan([instance('i-a', { volumes: [] })]);
+    expect(result.requests).toEqual([]);
+    expect(result.errors).toEqual([{ instanceId: 'i-a', error: 'the instance has no EBS volume attached' }]);
   });
 });
 
@@ -325,7 +331,9 @@ describe('request', () => {
       excludedVolumeIds: [],
       params: {
         InstanceSpecification: { InstanceId: 'i-a', ExcludeBootVolume: false },
-        Description: 'nightly crash-consistent set',
+        // The user's text, then the set's marker: the fingerprint of the policy id and its instance tags
+        // (pinned: a change here would make every existing set foreign), the instance and the slot.
+        Description: `nightly crash-consistent set [snapshot-policy 3c2fd9bddf93 i-a ${SLOT}]`,
         TagSpecifications: [{
           ResourceType: 'snapshot',
           Tags: [
@@ -377,7 +385,14 @@ describe('request', () => {
   });
 
   test('uses the configured description', () => {
-    expect(onlyRequest(plan([instance('i-a')], { description: 'weekly set' })).params.Description).toBe('weekly set');
+    expect(onlyRequest(plan([instance('i-a')], { description: 'weekly set' })).params.Description).toBe(`weekly set [snapshot-policy 3c2fd9bddf93 i-a ${SLOT}]`);
+  });
+
+  test('writes only the marker when the description is empty, and another marker for another selector', () => {
+    expect(onlyRequest(plan([instance('i-a')], { description: '' })).params.Description).toBe(`[snapshot-policy 3c2fd9bddf93 i-a ${SLOT}]`);
+    const other = onlyRequest(plan([instance('i-a', { tags: { backup: 'weekly' } })], { instanceTags: { backup: 'weekly' } }));
+    expect(other.params.Description).toMatch(/^nightly crash-consistent set \[snapshot-policy [0-9a-f]{12} i-a \S+\]$/);
+    expect(other.params.Description).not.toContain('3c2fd9bddf93');
   });
 });
 
