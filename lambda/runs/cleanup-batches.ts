@@ -4,13 +4,14 @@
 //   delete-batch    deletes one batch of sets through the same code as the single-invocation clean-up,
 //                   leaving the sets put on hold since the plan;
 //   report-cleanup  adds the deletion results up and publishes the metrics.
-import { decideCleanup, deleteSets, DoomedSet } from './cleanup';
+import { decideCleanup, deleteSets, DoomedSet, notReachedCount } from './cleanup';
 import type { BatchRef, PhaseContext } from './phase-context';
 import { Metric, Phase, PlanPrefix, Tag } from '../../lib/private/contract';
 import {
   batchKey, cutSetBatches, deleteBatchResult, DeleteBatchResult, initialTokens, MAX_REPORTED_FAILURES, phaseSlot, sumDeleteBatches,
   withoutHeldSets,
 } from '../logic/batches';
+import { DeletionsNotReached } from '../support/errors';
 import { log } from '../support/log';
 import { publishCounts } from '../support/metrics';
 import { TokenBucket } from '../support/rate-limiter';
@@ -102,6 +103,10 @@ export async function deleteBatch({ config, ec2, store }: PhaseContext, event: D
   const result = deleteBatchResult(event.index, deletions, held.length, Date.now() - started);
   const { skipped: _, ...counts } = result;
   log('delete-batch-finished', { slot, ...counts });
+  // Out of time: the batch fails, so the state machine retries it (what is gone counts as deleted) and the
+  // function's Errors raise the failure alarm.
+  const notReached = notReachedCount(deletions);
+  if (notReached > 0) throw new DeletionsNotReached(notReached, deletions.snapshotsDeleted + deletions.snapshotsSkipped.length);
   return result;
 }
 

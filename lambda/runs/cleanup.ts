@@ -8,6 +8,7 @@ import { decideSets, groupSets, SetDecision, UnrecognizedSnapshot } from '../log
 import { ownerOf } from '../logic/ownership';
 import { instanceFilters } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
+import { DeletionsNotReached } from '../support/errors';
 import { log } from '../support/log';
 import { publishCounts } from '../support/metrics';
 import { runPaced } from '../support/pacer';
@@ -41,6 +42,14 @@ export interface Deletions {
   readonly setsDeleted: number;
   readonly snapshotsDeleted: number;
   readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
+}
+
+/** Why a snapshot was skipped when the invocation's time ran out before its deletion was sent. */
+export const NOT_REACHED = 'not reached before the deadline';
+
+/** How many of the skipped snapshots were skipped for lack of time (not in use, not failed). */
+export function notReachedCount(deletions: Pick<Deletions, 'snapshotsSkipped'>): number {
+  return deletions.snapshotsSkipped.filter((s) => s.error === NOT_REACHED).length;
 }
 
 /** What a clean-up decided, and what it found that is not the policy's to decide. */
@@ -120,7 +129,7 @@ export async function deleteSets(
       deleted += 1;
       log(config.dryRun ? 'snapshot-would-delete' : 'snapshot-deleted', { snapshotId });
     } else {
-      const error = r.status === 'failed' ? r.error : 'not reached before the deadline';
+      const error = r.status === 'failed' ? r.error : NOT_REACHED;
       skipped.set(snapshotId, error);
       log('snapshot-skipped', { snapshotId, error }, 'WARN');
     }
@@ -160,5 +169,7 @@ export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
     [Metric.SNAPSHOTS_UNRECOGNIZED]: unrecognized.length,
     [Metric.INSTANCES_UNTAGGED]: untaggedInstanceIds.length,
   });
+  const notReached = notReachedCount(deletions);
+  if (notReached > 0) throw new DeletionsNotReached(notReached, deletions.snapshotsDeleted + deletions.snapshotsSkipped.length);
   return report;
 }

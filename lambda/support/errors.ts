@@ -55,3 +55,17 @@ export function isRetryable(error: unknown): boolean {
   const status = httpStatus(error);
   return RETRYABLE.has(errorCode(error)) || (status !== undefined && status >= 500);
 }
+
+/**
+ * A clean-up that ran out of time before it could send every deletion it decided. The invocation fails
+ * after publishing its counts, so the function's Errors metric raises the failure alarm, and Lambda (or the
+ * state machine's Retry) runs it again: the retry deletes what is left, counting snapshots already gone as
+ * deleted.
+ */
+export class DeletionsNotReached extends Error {
+  constructor(readonly notReached: number, readonly decided: number) {
+    super(`${notReached} of ${decided} snapshot deletions were not reached before the invocation's deadline; ` +
+      'they are retried, and the next clean-up plans them again');
+    this.name = 'DeletionsNotReached';
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { defaultBuckets, Ec2Adapter } from '../../lambda/adapters/ec2';
 import type { PlannedSnapshot } from '../../lambda/logic/model';
-import type { CleanupReport } from '../../lambda/runs/cleanup';
+import { cleanup, CleanupReport } from '../../lambda/runs/cleanup';
 import { planRun, RunReport, sendPlanned } from '../../lambda/runs/snapshot-run';
 import { readConfig } from '../../lambda/support/config';
 import { Handler, Tag } from '../../lib/private/contract';
@@ -423,6 +423,30 @@ describe('retention clean-up', () => {
     expect(logs.filter((l) => l.event === 'snapshots-unrecognized')).toEqual([expect.objectContaining({
       level: 'WARN', count: 1, reasons: { 'unreadable-slot': 1 }, snapshots: [{ snapshotId: foreign.unreadable, reason: 'unreadable-slot' }],
     })]);
+  });
+
+  test('a clean-up out of time logs what it left and fails, so it is retried and the function\'s errors raise the alarm', async () => {
+    const before = await policySets();
+    const adapter = new Ec2Adapter(emulatorClient(proxy.endpoint), defaultBuckets());
+    let thrown: unknown;
+    // A deadline already past: every decided deletion is left unsent.
+    const { logs } = await inProcess(async () => {
+      try {
+        await cleanup(adapter, readConfig(policyEnv()), new Date(), Date.now() - 1);
+      } catch (error) {
+        thrown = error;
+      }
+    });
+
+    expect(thrown).toMatchObject({
+      name: 'DeletionsNotReached',
+      notReached: 10,
+      message: '10 of 10 snapshot deletions were not reached before the invocation\'s deadline; they are retried, and the next clean-up plans them again',
+    });
+    expect(proxy.requests('DeleteSnapshot')).toEqual([]);
+    expect(await policySets()).toEqual(before);
+    expect(logs.filter((l) => l.event === 'snapshot-skipped')).toHaveLength(10);
+    expect(logs.find((l) => l.event === 'cleanup-finished')).toMatchObject({ setsDeleted: 0, snapshotsSkippedCount: 10 });
   });
 
   test('a dry-run clean-up reports the snapshots it would delete and deletes none', async () => {
