@@ -51,6 +51,8 @@ export const EnvVar = {
   TIME_ZONE: 'TIME_ZONE',
   HOLD_TAG: 'HOLD_TAG',
   ORPHAN_RETENTION_SECONDS: 'ORPHAN_RETENTION_SECONDS',
+  /** An instance is protected while its newest completed set is younger than this. */
+  MAX_SET_AGE_SECONDS: 'MAX_SET_AGE_SECONDS',
   ERROR_GRACE_SECONDS: 'ERROR_GRACE_SECONDS',
   MUTATE_BURST: 'MUTATE_BURST',
   MUTATE_RATE_PER_SECOND: 'MUTATE_RATE_PER_SECOND',
@@ -87,6 +89,14 @@ export const Metric = {
   SNAPSHOTS_UNRECOGNIZED: 'SnapshotsUnrecognized',
   /** Instances that still exist and have sets of the policy but no longer carry its tags. */
   INSTANCES_UNTAGGED: 'InstancesUntagged',
+  /** Snapshots the clean-up deleted because their set already held a snapshot of the same volume. */
+  DUPLICATES_DELETED: 'DuplicatesDeleted',
+  /** Tagged instances whose newest completed set is younger than `maxSetAge`. */
+  INSTANCES_PROTECTED: 'InstancesProtected',
+  /** Tagged instances without a completed set younger than `maxSetAge`. */
+  INSTANCES_UNPROTECTED: 'InstancesUnprotected',
+  /** Seconds: the age of the worst tagged instance's newest completed set (from its launch when it has none). */
+  MAX_LATEST_SET_AGE: 'MaxLatestSetAge',
 } as const;
 
 export type MetricName = Exclude<
