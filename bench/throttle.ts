@@ -2,9 +2,14 @@
 // (EC2's token buckets, time-scaled) for fleets of 100, 500 and 2000 instances, and a naive baseline
 // (default SDK client, no limiter, every CreateSnapshots at once). Prints, per run, the API calls made
 // against the lower bound, the wall time against the bucket's limit, and the instances lost, checked
-// against the snapshots moto holds. Run: npx ts-node --transpile-only bench/throttle.ts
+// against the snapshots moto holds. At BENCH_SHARED_SIZE it adds two cases: `shared` (the proxy's
+// CreateSnapshots bucket at 20 burst and 2/s, the account's 5/s shared with other tools, and 10 % injected
+// 500s) and `amb500` (10 % of CreateSnapshots reach moto, which makes the set, and are answered with a 500),
+// each with a summary line: calls against the bound, time against the bucket's limit, lost and duplicated
+// instances, throttled share. Run: npx ts-node --transpile-only bench/throttle.ts
 //
 // Knobs (environment): BENCH_SIZES=100,500,2000  BENCH_TIME_SCALE=10  BENCH_FAULT_SIZE=<largest size>
+// BENCH_SHARED_SIZE=500 (0: no shared and amb500 cases)
 // BENCH_SDK_MAX_ATTEMPTS=1 (attempts of the client that sends CreateSnapshots; the handlers use 1, so that
 // every retry goes through the paced loop and takes a token: 3 shows what SDK retries do to the bucket)
 import {
@@ -21,7 +26,8 @@ import { executeRequests, planErrorOutcomes, planRun } from '../lambda/runs/snap
 import { readConfig } from '../lambda/support/config';
 import { defaultBackoffMs } from '../lambda/support/pacer';
 import { TokenBucket } from '../lambda/support/rate-limiter';
-import { countRecords, FaultProxy, RequestRecord, startFaultProxy } from '../test/support/fault-proxy';
+import { Defaults } from '../lib/private/contract';
+import { countRecords, FaultProxy, FaultProxyOptions, RequestRecord, startFaultProxy } from '../test/support/fault-proxy';
 import { MotoServer, startMoto } from '../test/support/moto-server';
 
 process.env.AWS_REGION = 'us-east-1';
@@ -34,6 +40,9 @@ const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 10);
 const SIZES = (process.env.BENCH_SIZES ?? '100,500,2000').split(',').map(Number);
 const FAULT_SIZE = Number(process.env.BENCH_FAULT_SIZE ?? Math.max(...SIZES));
 const SDK_MAX_ATTEMPTS = Number(process.env.BENCH_SDK_MAX_ATTEMPTS ?? 1);
+const SHARED_SIZE = Number(process.env.BENCH_SHARED_SIZE ?? 500);
+/** The share of the account's CreateSnapshots bucket left to the run in the `shared` case. */
+const SHARED_LIMIT = { capacity: 20, refillPerSecond: 2 };
 /** Instances per RunInstances call; moto makes one reservation of each call. */
 const POLICY_ID = 'bench';
 /** EC2's CreateSnapshots bucket: the limit a run's wall time is measured against. */
@@ -58,6 +67,14 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
 interface Row {
   readonly n: number;
   readonly run: string;
+  /** The proxy's CreateSnapshots bucket: the limit the run's time is measured against. */
+  readonly burst: number;
+  readonly rate: number;
+  /** CreateSnapshots answered with a 500 (before or after moto) or a dropped connection: each needs a check. */
+  readonly ambiguous: number;
+  /** CreateSnapshots refused (bucket or injected), of all CreateSnapshots sent. */
+  readonly csThrottled: number;
+  readonly csSent: number;
   readonly calls: Record<string, number>;
   readonly lowerBound: number;
   /** 503 answers: by the bucket / injected. */
@@ -116,7 +133,7 @@ function lowerBound(n: number): number {
 /** The real plan and execute phases, with the client-side buckets scaled like the proxy's. */
 async function limitedRun(
   direct: EC2Client, moto: MotoServer, fleet: readonly string[], run: string,
-  faults: { throttleRate?: number; serverErrorRate?: number; seed?: number } = {},
+  faults: Omit<FaultProxyOptions, 'target' | 'timeScale'> = {},
 ): Promise<Row> {
   const proxy = await startFaultProxy({ target: moto.endpoint, timeScale: TIME_SCALE, ...faults });
   // The handler's clients (Ec2Adapter.fromEnvironment): describe calls with the SDK's standard retry strategy
@@ -134,7 +151,9 @@ async function limitedRun(
       describe: new TokenBucket(100, 20 * TIME_SCALE),
       mutate: new TokenBucket(config.mutateBurst, config.mutateRatePerSecond * TIME_SCALE),
     }, mutateClient);
-    const slot = `${run}-${fleet.length}-${Date.now()}`;
+    // A slot in the policy's own format (a UTC second): the check of ambiguous failures counts only sets whose
+    // slot it can read (logic/ownership.ts). Runs start seconds apart, so each has a slot of its own.
+    const slot = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     const t0 = process.hrtime.bigint();
     const plan = await quietly(() => planRun(ec2, config, slot));
     const planSeconds = seconds(t0);
@@ -144,11 +163,19 @@ async function limitedRun(
       concurrency: config.concurrency,
       maxAttempts: 8,
       backoffMs: (attempt, error) => defaultBackoffMs(attempt, error) / TIME_SCALE,
+      // The handler's check of ambiguous failures, its waits scaled in time like everything else.
+      slotCheck: {
+        policy: config,
+        slot,
+        settleMs: (Defaults.AMBIGUOUS_SETTLE_SECONDS * 1000) / TIME_SCALE,
+        gatherMs: (Defaults.AMBIGUOUS_GATHER_SECONDS * 1000) / TIME_SCALE,
+      },
     }));
     const execSeconds = seconds(t1);
     const all: InstanceOutcome[] = [...planErrorOutcomes(plan), ...outcomes];
     const pacerAttempts = outcomes.reduce((sum, o) => sum + (o.attempts ?? 0), 0);
-    return await verify(direct, proxy, fleet, slot, run, all, planSeconds, execSeconds, pacerAttempts);
+    const limit = faults.limits?.mutate ?? { capacity: BURST, refillPerSecond: RATE };
+    return await verify(direct, proxy, fleet, slot, run, all, planSeconds, execSeconds, pacerAttempts, undefined, limit);
   } finally {
     client.destroy();
     mutateClient.destroy();
@@ -193,6 +220,7 @@ async function baselineRun(direct: EC2Client, moto: MotoServer, fleet: readonly 
 async function verify(
   direct: EC2Client, proxy: FaultProxy, fleet: readonly string[], slot: string, run: string,
   outcomes: InstanceOutcome[], planSeconds: number, execSeconds: number, pacerAttempts: number, sdkAttempts?: number,
+  limit: { capacity: number; refillPerSecond: number } = { capacity: BURST, refillPerSecond: RATE },
 ): Promise<Row> {
   const sets = await setsInMoto(direct, slot);
   const byInstance = new Map(outcomes.map((o) => [o.instanceId, o]));
@@ -208,9 +236,15 @@ async function verify(
     const code = o.error ? o.error.split(':')[0] : o.status;
     failureCodes[code] = (failureCodes[code] ?? 0) + 1;
   }
+  const creates = proxy.records.filter((r) => r.action === 'CreateSnapshots');
   return {
     n: fleet.length,
     run,
+    burst: limit.capacity,
+    rate: limit.refillPerSecond,
+    ambiguous: creates.filter((r) => r.fault === 'injected-error' || r.fault === 'late-error' || r.fault === 'late-drop').length,
+    csThrottled: creates.filter((r) => r.fault === 'throttled' || r.fault === 'injected-throttle').length,
+    csSent: creates.length,
     calls: callCounts(proxy.records),
     lowerBound: lowerBound(fleet.length),
     bucketThrottled: all.reduce((s, c) => s + c.bucketThrottled, 0),
@@ -250,8 +284,8 @@ function printTable(rows: readonly Row[]): void {
   console.log('-'.repeat(header.length));
   for (const r of rows) {
     const total = Object.values(r.calls).reduce((a, b) => a + b, 0);
-    const limit = (Math.max(0, r.n - BURST) / RATE) / TIME_SCALE;
-    const admittedLimit = (Math.max(0, r.admitted - BURST) / RATE) / TIME_SCALE;
+    const limit = (Math.max(0, r.n - r.burst) / r.rate) / TIME_SCALE;
+    const admittedLimit = (Math.max(0, r.admitted - r.burst) / r.rate) / TIME_SCALE;
     console.log([
       pad(r.n, 5), pad(r.run, 9), pad(r.calls.DescribeInstances ?? 0, 3), pad(r.calls.DescribeAvailabilityZones ?? 0, 3),
       pad(r.calls.CreateSnapshots ?? 0, 5), pad(total, 5), pad(r.lowerBound, 5),
@@ -263,6 +297,23 @@ function printTable(rows: readonly Row[]): void {
       pad(r.created, 5), pad(r.failed, 4), pad(r.noSet, 5), pad(r.lost, 4), pad(r.duplicates, 3),
     ].join(' '));
   }
+}
+
+/**
+ * One line per shared-bucket or ambiguous case: calls against the bound (each ambiguous failure may add one
+ * DescribeSnapshots, the bound for checks of one instance each; checks shared by several instances use fewer),
+ * time against the bucket's limit (N - burst) / rate, lost and duplicated instances, the throttled share.
+ */
+function summary(r: Row): string {
+  const total = Object.values(r.calls).reduce((a, b) => a + b, 0);
+  const limit = (Math.max(0, r.n - r.burst) / r.rate) / TIME_SCALE;
+  const admittedLimit = (Math.max(0, r.admitted - r.burst) / r.rate) / TIME_SCALE;
+  const describes = r.calls.DescribeSnapshots ?? 0;
+  return `${r.run}: N=${r.n} bucket=${r.burst}+${r.rate}/s calls=${total} bound=${r.lowerBound} ` +
+    `CreateSnapshots=${r.calls.CreateSnapshots ?? 0} DescribeSnapshots=${describes} ambiguous=${r.ambiguous} ` +
+    `exec_s=${(r.execSeconds * TIME_SCALE).toFixed(1)} limit_s=${(limit * TIME_SCALE).toFixed(1)} ratio=${(r.execSeconds / limit).toFixed(3)} ` +
+    `admitted_ratio=${(r.execSeconds / admittedLimit).toFixed(3)} lost=${r.lost} failed=${r.failed} dup=${r.duplicates} ` +
+    `throttled=${r.csThrottled}/${r.csSent} (${((100 * r.csThrottled) / Math.max(1, r.csSent)).toFixed(1)} %)`;
 }
 
 async function main(): Promise<void> {
@@ -283,6 +334,10 @@ async function main(): Promise<void> {
         () => limitedRun(direct, moto, fleet, 'limited'),
         () => baselineRun(direct, moto, fleet),
         ...(n === FAULT_SIZE ? [() => limitedRun(direct, moto, fleet, 'faults', { throttleRate: 0.3, serverErrorRate: 0.05, seed: 42 })] : []),
+        ...(n === SHARED_SIZE ? [
+          () => limitedRun(direct, moto, fleet, 'shared', { limits: { mutate: SHARED_LIMIT }, serverErrorRate: 0.1, seed: 42 }),
+          () => limitedRun(direct, moto, fleet, 'amb500', { lateErrorRate: 0.1, seed: 43 }),
+        ] : []),
       ];
       for (const run of runs) {
         const t = process.hrtime.bigint();
@@ -310,6 +365,7 @@ async function main(): Promise<void> {
       console.log(`failures ${r.n} ${r.run}: ${codes}`);
     }
   }
+  for (const r of rows.filter((x) => x.run === 'shared' || x.run === 'amb500')) console.log(summary(r));
   console.log(`seeding (RunInstances x${SEED_CHUNK}): ${seeding.join(', ')}`);
   console.log(`total ${seconds(started).toFixed(1)} s`);
 }

@@ -3,11 +3,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeSnapshotsCommand,
-  EC2Client, RunInstancesCommand, Tag,
+  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand,
+  DescribeSnapshotsCommand, EC2Client, RunInstancesCommand, Tag,
 } from '@aws-sdk/client-ec2';
 import { buildApp } from './app';
-import { planSnapshots } from '../lambda/logic/plan';
+import { groupSets } from '../lambda/logic/decide-sets';
+import { ownerOf } from '../lambda/logic/ownership';
+import { instanceFilters, planSnapshots } from '../lambda/logic/plan';
+import { protectionStatus } from '../lambda/logic/protection';
 import { startMoto } from '../test/support/moto-server';
 
 const OUTDIR = path.join(__dirname, 'cdk.out');
@@ -74,11 +77,13 @@ function metricsOf(logs: any[]): string {
 
 const tags = (t: Record<string, string>): Tag[] => Object.entries(t).map(([Key, Value]) => ({ Key, Value }));
 
-async function seedFleet(ec2: EC2Client): Promise<Record<string, string>> {
+type Launcher = (name: string, instanceTags: Record<string, string>, zone?: string) => Promise<string>;
+
+/** Launches named instances into moto, recording each id's name in `names`. */
+async function launcher(ec2: EC2Client, names: Record<string, string>): Promise<Launcher> {
   const images = await ec2.send(new DescribeImagesCommand({}));
   const imageId = images.Images![0].ImageId!;
-  const names: Record<string, string> = {};
-  const launch = async (name: string, instanceTags: Record<string, string>, zone = 'us-east-1a') => {
+  return async (name, instanceTags, zone = 'us-east-1a') => {
     const out = await ec2.send(new RunInstancesCommand({
       ImageId: imageId,
       MinCount: 1,
@@ -91,6 +96,9 @@ async function seedFleet(ec2: EC2Client): Promise<Record<string, string>> {
     names[id] = name;
     return id;
   };
+}
+
+async function seedFleet(ec2: EC2Client, launch: Launcher): Promise<void> {
   await launch('web-1', { Backup: 'nightly' });
   await launch('web-2', { Backup: 'nightly' }, 'us-east-1b');
   const db = await launch('db-1', { Backup: 'nightly', Role: 'db' });
@@ -108,7 +116,49 @@ async function seedFleet(ec2: EC2Client): Promise<Record<string, string>> {
   await ec2.send(new CreateSnapshotCommand({
     VolumeId: foreign.VolumeId!, Description: 'hand-made', TagSpecifications: [{ ResourceType: 'snapshot', Tags: tags({ Owner: 'someone-else' }) }],
   }));
-  return names;
+}
+
+/** The last `count` daily 03:00 UTC slots before now, oldest first: recent, so the protection table means something. */
+function recentSlots(count: number, now: Date): string[] {
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 3);
+  const newest = today <= now.getTime() ? today : today - 86_400_000;
+  return Array.from({ length: count }, (_, i) => new Date(newest - (count - 1 - i) * 86_400_000).toISOString().replace('.000', ''));
+}
+
+/**
+ * The protection of every tagged instance, worked out from what moto holds with the handlers' own logic, next
+ * to what the clean-up reported: the two must agree.
+ */
+async function printProtection(ec2: EC2Client, env: Record<string, string>, cleanup: any, label: (id: string) => string): Promise<void> {
+  const policy = { policyId: env.POLICY_ID, instanceTags: JSON.parse(env.INSTANCE_TAGS) as Record<string, string> };
+  const now = new Date();
+  const snapshots = ((await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? []).map((s) => ({
+    snapshotId: s.SnapshotId!,
+    state: s.State ?? 'unknown',
+    startTime: s.StartTime?.toISOString(),
+    description: s.Description,
+    volumeId: s.VolumeId,
+    tags: Object.fromEntries((s.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),
+  }));
+  const instances = ((await ec2.send(new DescribeInstancesCommand({ Filters: instanceFilters(policy.instanceTags) }))).Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .filter((i) => Object.entries(policy.instanceTags).every(([k, v]) => i.Tags?.some((t) => t.Key === k && t.Value === v)))
+    .map((i) => ({ instanceId: i.InstanceId!, launchTime: i.LaunchTime?.toISOString() }));
+  const { sets } = groupSets(snapshots, ownerOf(policy, now), env.HOLD_TAG);
+  const status = protectionStatus(instances, sets, now, Number(env.MAX_SET_AGE_SECONDS));
+  const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)} h`;
+  console.log(`
+== Protection (maxSetAge ${hours(Number(env.MAX_SET_AGE_SECONDS))}): every tagged instance and its newest completed set`);
+  console.log(`  ${'instance'.padEnd(32)} ${'newest set'.padEnd(21)} ${'age'.padEnd(9)} status`);
+  for (const p of status.instances) {
+    console.log(`  ${label(p.instanceId).padEnd(32)} ${(p.newestCompletedSlot ?? 'none').padEnd(21)} ${hours(p.latestSetAgeSeconds).padEnd(9)} ` +
+      `${p.protected ? 'protected' : 'UNPROTECTED'}${p.newestCompletedSlot ? '' : ' (no set yet: counted from launch)'}`);
+  }
+  const agrees = cleanup.protectedInstances === status.protectedCount &&
+    JSON.stringify(cleanup.unprotectedInstanceIds) === JSON.stringify(status.instances.filter((p) => !p.protected).map((p) => p.instanceId));
+  console.log(`  the clean-up reported ${cleanup.protectedInstances} protected, unprotected [${cleanup.unprotectedInstanceIds.map(label).join(', ')}], ` +
+    `worst age ${hours(cleanup.maxLatestSetAgeSeconds)}: ${agrees ? 'agrees' : 'DISAGREES'} with the table`);
+  if (!agrees) throw new Error('the clean-up\'s protection status disagrees with the table');
 }
 
 function printPlacementMatrix(env: Record<string, string>) {
@@ -167,11 +217,13 @@ async function main() {
   Object.assign(process.env, awsEnv);
   const ec2 = new EC2Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' } });
   try {
-    const names = await seedFleet(ec2);
+    const names: Record<string, string> = {};
+    const launch = await launcher(ec2, names);
+    await seedFleet(ec2, launch);
     const label = (id: string) => `${id} (${names[id] ?? '?'})`;
     console.log(`Fleet: ${Object.entries(names).map(([id, n]) => `${n}=${id}`).join(', ')}`);
 
-    const slots = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
+    const slots = recentSlots(4, new Date());
     for (const [n, slot] of slots.entries()) {
       console.log(`\n== Run ${n + 1}, slot ${slot}`);
       const { result: report, logs: runLogs } = await invoke(snapshotFn, awsEnv, { slot });
@@ -196,6 +248,9 @@ async function main() {
     const { result: again } = await invoke(snapshotFn, awsEnv, { slot: slots[3] });
     console.log(`  totals: created=${again.created} already-done=${again.alreadyDone}: no second set for the slot`);
 
+    const late = await launch('web-3', { Backup: 'nightly' });
+    console.log(`\nweb-3 (${late}) is launched with Backup=nightly after the last run: it has no set yet`);
+
     console.log('\n== Retention clean-up (keepLast 2)');
     const { result: cleanup, logs } = await invoke(cleanupFn, awsEnv, {});
     for (const line of logs.filter((l) => l.event === 'set-keep' || l.event === 'set-delete')) {
@@ -203,6 +258,9 @@ async function main() {
     }
     console.log(`  metrics: ${metricsOf(logs)}`);
     console.log(`  totals: sets kept=${cleanup.setsKept} sets deleted=${cleanup.setsDeleted} snapshots deleted=${cleanup.snapshotsDeleted} skipped=${cleanup.snapshotsSkipped.length}`);
+    for (const line of logs.filter((l) => l.event === 'instance-unprotected')) {
+      console.log(`  instance-unprotected ${label(line.instanceId)}: newest completed set ${line.newestCompletedSlot ?? 'none'}`);
+    }
 
     const left = (await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? [];
     const tagOf = (s: { Tags?: Tag[] }, key: string) => s.Tags?.find((t) => t.Key === key)?.Value;
@@ -217,6 +275,7 @@ async function main() {
     const handMade = left.filter((s) => tagOf(s, 'Owner') === 'someone-else');
     console.log(`Snapshots not of the policy: ${left.length - policySnapshots.length} (moto's AMI snapshots and ` +
       `${handMade.map((s) => `${s.SnapshotId} "${s.Description}"`).join(', ')}), none touched`);
+    await printProtection(ec2, snapshotFn.env, cleanup, label);
   } finally {
     await moto.stop();
   }

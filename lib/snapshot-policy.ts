@@ -1,6 +1,6 @@
 // The SnapshotPolicy construct: a schedule, a snapshot function and a clean-up of expired sets for a tagged fleet.
 import {
-  Annotations, Duration, Names, RemovalPolicy, Stack,
+  Annotations, Duration, Names, RemovalPolicy, Stack, Tokenization,
   aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cw_actions, aws_iam as iam, aws_lambda as lambda,
   aws_logs as logs, aws_s3 as s3, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns,
   aws_sqs as sqs, aws_stepfunctions as sfn,
@@ -10,9 +10,11 @@ import { Orchestration } from './orchestration';
 import { BatchedExecution, CLEANUP, SNAPSHOT_RUN } from './private/batched-execution';
 import { Defaults, EnvVar, Handler, Metric, Phase, PlanPrefix, PolicyEnvironment, RunKind, Tag } from './private/contract';
 import { grantCleanup, grantPlans, grantSnapshot } from './private/grants';
+import { defaultMaxSetAge, runScheduleOf } from './private/max-set-age';
 import { HandlerEntry, PolicyFunction } from './private/policy-function';
 import { registerPolicyId } from './private/policy-registry';
 import { scheduleWarnings, validateProps } from './private/validation';
+import { policyWidgets } from './private/widgets';
 import { Retention } from './retention';
 import { SnapshotDestination } from './snapshot-destination';
 
@@ -148,10 +150,40 @@ export interface SnapshotPolicyProps {
   readonly failureAlarm?: boolean;
 
   /**
-   * An SNS topic the failure alarm notifies (on ALARM and on OK).
+   * An SNS topic the failure alarm and the protection alarm notify (on ALARM and on OK).
    * @default - no notifications
    */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * How old the newest completed snapshot set of a tagged instance may be before the instance counts as
+   * unprotected. Every clean-up works out each tagged instance's protection (an instance with no set counts
+   * from its launch) and publishes `InstancesProtected`, `InstancesUnprotected` and `MaxLatestSetAge`.
+   * It must be at least 1 hour, a whole number of seconds, and longer than the longest time between two
+   * runs of `schedule`.
+   * @default - twice the longest time between two consecutive runs of `schedule`, and at least 1 hour: for a
+   * rate expression its interval; for a cron expression the longest gap between its runs in its time zone
+   * (daylight saving time included) over the calendar of one year, from January 1st of the current UTC year
+   * to the first run after it, worked out at synth time (so the default of a schedule whose gaps depend on
+   * the calendar, such as `3#5`, may differ from one year's synth to the next). 2 days for an `at()`
+   * schedule, a schedule that is an unresolved token, and a cron expression that runs fewer than twice in
+   * that year and the next. The default schedule (every day at 03:00 UTC) gives 2 days.
+   */
+  readonly maxSetAge?: Duration;
+
+  /**
+   * Create a CloudWatch alarm that goes off when a clean-up finds a tagged instance without a completed set
+   * younger than `maxSetAge` (`InstancesUnprotected` above 0). It keeps its state between clean-ups, so it
+   * stays in ALARM until a clean-up finds every instance protected.
+   * @default - the value of `failureAlarm`
+   */
+  readonly protectionAlarm?: boolean;
+
+  /**
+   * Also create a CloudWatch dashboard of the policy with the widgets of `widgets()`.
+   * @default false
+   */
+  readonly dashboard?: boolean;
 
   /**
    * How each run and each clean-up is carried out: in one Lambda invocation, or as a Step Functions
@@ -183,6 +215,12 @@ export class SnapshotPolicy extends Construct {
   public readonly deadLetterQueue: sqs.IQueue;
   /** The alarm on lost backups, if `failureAlarm` is on. */
   public readonly failureAlarm?: cloudwatch.IAlarm;
+  /** The alarm on instances without a recent enough set (`InstancesUnprotected` above 0), if `protectionAlarm` is on. */
+  public readonly protectionAlarm?: cloudwatch.IAlarm;
+  /** The dashboard of the policy, if `dashboard` is on. */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  /** How old an instance's newest completed set may be before the instance counts as unprotected: `maxSetAge` or its default. */
+  public readonly maxSetAge: Duration;
   /** The state machine of each run, with `Orchestration.STEP_FUNCTIONS`. */
   public readonly stateMachine?: sfn.IStateMachine;
   /** The state machine of each clean-up, with `Orchestration.STEP_FUNCTIONS`. */
@@ -200,11 +238,13 @@ export class SnapshotPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: SnapshotPolicyProps) {
     super(scope, id);
-    validateProps(this, props);
+    const now = new Date();
+    validateProps(this, props, now);
     this.policyId = props.policyName ?? defaultPolicyName(this);
     registerPolicyId(this, this.policyId);
     this.timeout = props.timeout ?? MAX_TIMEOUT;
     this.logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    this.maxSetAge = props.maxSetAge ?? defaultMaxSetAge(this.runSchedule(props), now);
     const orchestrated = (props.orchestration ?? Orchestration.LAMBDA) === Orchestration.STEP_FUNCTIONS;
     this.warnAboutChoices(props, orchestrated);
 
@@ -237,12 +277,18 @@ export class SnapshotPolicy extends Construct {
 
     // Alarms
     if (props.failureAlarm ?? true) this.failureAlarm = this.createFailureAlarm(props.notificationTopic);
+    // Beside the failure alarm, whose expression is at CloudWatch's 10 metrics with STEP_FUNCTIONS.
+    if (props.protectionAlarm ?? props.failureAlarm ?? true) this.protectionAlarm = this.createProtectionAlarm(props.notificationTopic);
+
+    // Dashboard
+    if (props.dashboard) this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { widgets: [this.widgets()] });
   }
 
   /**
    * A metric the handlers publish (namespace `SnapshotPolicy`, dimensions `service` and `PolicyId`), summed.
    * Names: SetsCreated, InstancesFailed, InstancesNotReached, InstancesAlreadyDone, SetsDeleted,
-   * SnapshotsDeleted, DeletesSkipped, SnapshotsUnrecognized, InstancesUntagged.
+   * SnapshotsDeleted, DeletesSkipped, SnapshotsUnrecognized, InstancesUntagged, DuplicatesDeleted,
+   * InstancesProtected, InstancesUnprotected, MaxLatestSetAge.
    * @default - sum over 1 hour
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
@@ -299,6 +345,55 @@ export class SnapshotPolicy extends Construct {
   }
 
   /**
+   * Snapshots the clean-up deleted because their set already held a snapshot of the same volume (a set made
+   * twice for one slot): the oldest completed snapshot of each volume is kept.
+   */
+  public metricDuplicatesDeleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.DUPLICATES_DELETED, props);
+  }
+
+  /**
+   * Tagged instances whose newest completed set is younger than `maxSetAge`. Each clean-up publishes the
+   * count once, as a reading of the fleet rather than events to add up: the maximum over the period is the
+   * latest reading (or the highest, when several clean-ups fall in one period), where a sum would count an
+   * instance once per clean-up.
+   * @default - maximum over 1 hour
+   */
+  public metricInstancesProtected(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.INSTANCES_PROTECTED, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * Tagged instances without a completed set younger than `maxSetAge` (none, or only older ones): each is
+   * logged by the clean-up with its id, the age of its newest set and the last run's outcome for it. A
+   * reading published once per clean-up, like `metricInstancesProtected()`, so its maximum.
+   * @default - maximum over 1 hour
+   */
+  public metricInstancesUnprotected(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.INSTANCES_UNPROTECTED, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * The age in seconds of the newest completed set of the worst-off tagged instance (counted from its launch
+   * when it has no set), published by every clean-up.
+   * @default - maximum over 1 hour
+   */
+  public metricMaxLatestSetAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metric.MAX_LATEST_SET_AGE, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * Dashboard widgets of the policy, to add to a dashboard of your own (`widgets: [policy.widgets()]`):
+   * a header, then rows that each fill the dashboard's width: instances protected and unprotected and the worst
+   * newest-set age against `maxSetAge`; sets created, failed and not reached per run, and the clean-ups'
+   * deletions, skipped deletes and duplicates deleted; the functions' errors, durations (against their
+   * timeout) and throttles; with `Orchestration.STEP_FUNCTIONS`, the state machines' executions.
+   */
+  public widgets(): cloudwatch.IWidget[] {
+    return policyWidgets(this, this.timeout);
+  }
+
+  /**
    * A statement that denies adding, changing or removing this library's own snapshot tags
    * (`snapshot-policy:id`, `snapshot-policy:instance-id`, `snapshot-policy:slot`) on any snapshot, except as
    * part of the request that creates the snapshot. Put it in a service control policy or in the permissions
@@ -332,8 +427,9 @@ export class SnapshotPolicy extends Construct {
         'EC2\'s account-wide rate of 5 CreateSnapshots or DeleteSnapshot requests per second with it, so both take up to ' +
         'twice as long and late batches may not reach every instance; set cleanupSchedule to a time when runs are over');
     }
-    if (!(props.failureAlarm ?? true) && props.notificationTopic) {
-      warn('notificationTopicWithoutAlarm', 'notificationTopic is set but failureAlarm is false: nothing will notify the topic');
+    if (!(props.failureAlarm ?? true) && !(props.protectionAlarm ?? props.failureAlarm ?? true) && props.notificationTopic) {
+      warn('notificationTopicWithoutAlarm',
+        'notificationTopic is set but failureAlarm is false (and so is protectionAlarm): nothing will notify the topic');
     }
     for (const { id, message } of scheduleWarnings(props, new Date())) warn(id, message);
   }
@@ -357,6 +453,7 @@ export class SnapshotPolicy extends Construct {
       [EnvVar.TIME_ZONE]: this.runSchedule(props).timeZone?.timezoneName ?? Defaults.TIME_ZONE,
       [EnvVar.HOLD_TAG]: props.legalHoldTag ?? Tag.DEFAULT_HOLD,
       [EnvVar.ORPHAN_RETENTION_SECONDS]: String((props.orphanRetention ?? Duration.days(Defaults.ORPHAN_RETENTION_DAYS)).toSeconds()),
+      [EnvVar.MAX_SET_AGE_SECONDS]: Tokenization.stringifyNumber(this.maxSetAge.toSeconds()),
     };
   }
 
@@ -433,7 +530,7 @@ export class SnapshotPolicy extends Construct {
   }
 
   private runSchedule(props: SnapshotPolicyProps): scheduler.ScheduleExpression {
-    return props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' });
+    return runScheduleOf(props.schedule);
   }
 
   /** Both schedules: to the functions themselves, or to the starter with `Orchestration.STEP_FUNCTIONS`. */
@@ -496,6 +593,28 @@ export class SnapshotPolicy extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (topic) {
+      alarm.addAlarmAction(new cw_actions.SnsAction(topic));
+      alarm.addOkAction(new cw_actions.SnsAction(topic));
+    }
+    return alarm;
+  }
+
+  /**
+   * The alarm on unprotected instances. Clean-ups publish the count once each, so missing data keeps the
+   * alarm's state: treated as not breaching, it would report OK an hour after each ALARM while the
+   * instances are still unprotected.
+   */
+  private createProtectionAlarm(topic?: sns.ITopic): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'ProtectionAlarm', {
+      alarmDescription: `Snapshot policy ${this.policyId}: a tagged instance has no completed snapshot set younger than ` +
+        `${this.maxSetAge.isUnresolved() ? 'maxSetAge' : this.maxSetAge.toHumanString()} (the clean-up's log names each such instance)`,
+      metric: this.metricInstancesUnprotected({ period: Duration.hours(1) }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
     if (topic) {
       alarm.addAlarmAction(new cw_actions.SnsAction(topic));

@@ -43,10 +43,15 @@ export function defaultBuckets(mutateBurst: number = Defaults.MUTATE_BURST, muta
   };
 }
 
+/** Attempts of each describe call, the first included, with the SDK's backoff between them. */
+export const DESCRIBE_MAX_ATTEMPTS = 6;
+
 export class Ec2Adapter {
   /** Clients as the handlers use them: describe calls retried by the SDK, mutations by the pacer only. */
   static fromEnvironment(buckets: Buckets): Ec2Adapter {
-    return new Ec2Adapter(new EC2Client({ maxAttempts: 3 }), buckets, new EC2Client({ maxAttempts: 1 }));
+    // Describe calls get the SDK's standard retries with room to spare: one that still fails ends the whole run
+    // or clean-up, where a failed mutation costs one instance's attempt.
+    return new Ec2Adapter(new EC2Client({ maxAttempts: DESCRIBE_MAX_ATTEMPTS }), buckets, new EC2Client({ maxAttempts: 1 }));
   }
 
   /**
@@ -77,6 +82,7 @@ export class Ec2Adapter {
             availabilityZone: i.Placement?.AvailabilityZone,
             outpostArn: i.OutpostArn || undefined,
             rootDeviceName: i.RootDeviceName,
+            launchTime: i.LaunchTime?.toISOString(),
             volumes: (i.BlockDeviceMappings ?? [])
               .filter((m) => m.Ebs?.VolumeId)
               .map((m) => ({ deviceName: m.DeviceName, volumeId: m.Ebs!.VolumeId! })),
@@ -157,6 +163,24 @@ export class Ec2Adapter {
     const pages = paginateDescribeSnapshots(
       { client: this.client, pageSize: 1000 },
       { OwnerIds: ['self'], Filters: [{ Name: `tag:${policyIdTag}`, Values: [policyId] }, { Name: `tag:${slotTag}`, Values: [slot] }] },
+    );
+    for await (const page of this.paced(pages)) {
+      for (const s of page.Snapshots ?? []) {
+        if (s.SnapshotId) snapshots.push(snapshotInfo(s.SnapshotId, s));
+      }
+    }
+    return snapshots;
+  }
+
+  /**
+   * The snapshots this account owns that match every filter (each filter any of its values): the check of
+   * instances whose CreateSnapshots failed ambiguously (filters from logic/ambiguous.ts).
+   */
+  async listSnapshotsMatching(filters: ReadonlyArray<{ readonly Name: string; readonly Values: readonly string[] }>): Promise<SnapshotInfo[]> {
+    const snapshots: SnapshotInfo[] = [];
+    const pages = paginateDescribeSnapshots(
+      { client: this.client, pageSize: 1000 },
+      { OwnerIds: ['self'], Filters: filters.map((f) => ({ Name: f.Name, Values: [...f.Values] })) },
     );
     for await (const page of this.paced(pages)) {
       for (const s of page.Snapshots ?? []) {

@@ -190,6 +190,8 @@ export interface DeleteBatchResult {
   readonly snapshotsDeleted: number;
   /** Sets left in place because they were put on hold after the plan was made. */
   readonly setsHeld: number;
+  /** Of `snapshotsDeleted`, the duplicates of kept sets (absent from a batch of an earlier version). */
+  readonly duplicatesDeleted?: number;
   /** Snapshots left in place (in use by an AMI, failed, not reached); tried again next run. */
   readonly snapshotsSkipped: number;
   /** The first MAX_REPORTED_FAILURES of them (all are in the logs). */
@@ -199,7 +201,9 @@ export interface DeleteBatchResult {
 
 export function deleteBatchResult(
   batch: number,
-  outcome: { setsDeleted: number; snapshotsDeleted: number; snapshotsSkipped: ReadonlyArray<{ snapshotId: string; error: string }> },
+  outcome: {
+    setsDeleted: number; snapshotsDeleted: number; duplicatesDeleted: number; snapshotsSkipped: ReadonlyArray<{ snapshotId: string; error: string }>;
+  },
   setsHeld: number,
   durationMs: number,
 ): DeleteBatchResult {
@@ -207,6 +211,7 @@ export function deleteBatchResult(
     batch,
     setsDeleted: outcome.setsDeleted,
     snapshotsDeleted: outcome.snapshotsDeleted,
+    duplicatesDeleted: outcome.duplicatesDeleted,
     setsHeld,
     snapshotsSkipped: outcome.snapshotsSkipped.length,
     skipped: outcome.snapshotsSkipped.slice(0, MAX_REPORTED_FAILURES)
@@ -224,6 +229,7 @@ export function sumDeleteBatches(results: readonly DeleteBatchResult[]): Omit<De
     batches: results.length,
     setsDeleted: results.reduce((n, r) => n + r.setsDeleted, 0),
     snapshotsDeleted: results.reduce((n, r) => n + r.snapshotsDeleted, 0),
+    duplicatesDeleted: results.reduce((n, r) => n + (r.duplicatesDeleted ?? 0), 0),
     setsHeld: results.reduce((n, r) => n + r.setsHeld, 0),
     snapshotsSkipped: results.reduce((n, r) => n + r.snapshotsSkipped, 0),
     skipped: results.flatMap((r) => r.skipped),

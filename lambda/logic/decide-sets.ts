@@ -27,6 +27,12 @@ export interface SnapshotSet {
   readonly state: SetState;
   readonly held: boolean;
   readonly snapshotIds: string[];
+  /**
+   * Extra snapshots of a volume the set already holds a completed snapshot of (a retried CreateSnapshots
+   * whose first answer was lost, or an older version's retry): deleted by the clean-up whatever the set's
+   * fate, unless the set is held. Absent when there are none.
+   */
+  readonly duplicateSnapshotIds?: string[];
 }
 
 export interface SetDecision {
@@ -84,22 +90,59 @@ export function groupSets(snapshots: readonly SnapshotInfo[], owner: Owner, hold
     list.push(snapshot);
     bySet.set(key, list);
   }
-  const sets: SnapshotSet[] = [];
-  for (const members of bySet.values()) {
-    const states = members.map((s) => s.state);
-    const state: SetState = states.includes('error') ? 'error' : states.every((s) => s === 'completed') ? 'completed' : 'pending';
-    const slot = members[0].tags[SLOT_TAG];
-    sets.push({
-      instanceId: members[0].tags[INSTANCE_ID_TAG],
-      slot,
-      slotTime: parseSlot(slot)!,
-      state,
-      held: holdTag !== undefined && members.some((s) => Object.prototype.hasOwnProperty.call(s.tags, holdTag)),
-      snapshotIds: members.map((s) => s.snapshotId).sort(),
-    });
-  }
+  const sets = [...bySet.values()].map((members) => setOf(members, holdTag));
   sets.sort((a, b) => a.instanceId.localeCompare(b.instanceId) || b.slotTime - a.slotTime);
   return { sets, unrecognized };
+}
+
+/** One set from the snapshots of one (instance, slot), its duplicates set apart. */
+function setOf(snapshots: readonly SnapshotInfo[], holdTag: string | undefined): SnapshotSet {
+  const held = holdTag !== undefined && snapshots.some((s) => Object.prototype.hasOwnProperty.call(s.tags, holdTag));
+  // A held set is left whole: nothing of it is deleted, duplicates included.
+  const { members, duplicates, state } = splitDuplicates(held ? snapshots.map((s) => ({ ...s, volumeId: s.snapshotId })) : snapshots);
+  const slot = members[0].tags[SLOT_TAG];
+  return {
+    instanceId: members[0].tags[INSTANCE_ID_TAG],
+    slot,
+    slotTime: parseSlot(slot)!,
+    state,
+    held,
+    snapshotIds: members.map((s) => s.snapshotId).sort(),
+    ...(duplicates.length > 0 ? { duplicateSnapshotIds: duplicates.map((s) => s.snapshotId).sort() } : {}),
+  };
+}
+
+/**
+ * Per volume: when the set holds a completed snapshot of it, the oldest completed one stands for the volume
+ * and the volume's other snapshots that are not pending are duplicates (a pending one stays a member until a
+ * later clean-up sees it finished). A volume with no completed snapshot keeps all of its snapshots, and they
+ * decide the set's state: any in error makes the set `error`, any other not completed makes it `pending`.
+ */
+export function splitDuplicates(snapshots: readonly SnapshotInfo[]): { members: SnapshotInfo[]; duplicates: SnapshotInfo[]; state: SetState } {
+  const byVolume = new Map<string, SnapshotInfo[]>();
+  for (const s of snapshots) {
+    const volume = s.volumeId ?? s.snapshotId;
+    byVolume.set(volume, [...(byVolume.get(volume) ?? []), s]);
+  }
+  const members: SnapshotInfo[] = [];
+  const duplicates: SnapshotInfo[] = [];
+  const deciding: string[] = [];
+  for (const ofVolume of byVolume.values()) {
+    const completed = ofVolume.filter((s) => s.state === 'completed').sort(
+      (a, b) => (a.startTime ?? '').localeCompare(b.startTime ?? '') || a.snapshotId.localeCompare(b.snapshotId));
+    if (completed.length === 0) {
+      members.push(...ofVolume);
+      deciding.push(...ofVolume.map((s) => s.state));
+      continue;
+    }
+    deciding.push('completed');
+    for (const s of ofVolume) {
+      if (s === completed[0] || s.state === 'pending') members.push(s);
+      else duplicates.push(s);
+    }
+  }
+  const state: SetState = deciding.includes('error') ? 'error' : deciding.every((s) => s === 'completed') ? 'completed' : 'pending';
+  return { members, duplicates, state };
 }
 
 type Bucket = 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly';
@@ -215,4 +258,26 @@ export function decideSets(sets: readonly SnapshotSet[], options: CleanupOptions
     }
   }
   return decisions;
+}
+
+/** What a clean-up deletes: a whole expired set, or only the duplicates of a set it keeps. */
+export interface Deletion {
+  readonly instanceId: string;
+  readonly slot: string;
+  readonly snapshotIds: readonly string[];
+  /** Only duplicates of a kept set: counted as duplicates deleted, not as a set deleted. */
+  readonly duplicates?: boolean;
+}
+
+/**
+ * The deletions the decisions call for: every expired set whole (its duplicates included), then the
+ * duplicates of the sets that are kept.
+ */
+export function deletionsOf(decisions: readonly SetDecision[]): Deletion[] {
+  const expired = decisions.filter((d) => d.action === 'delete').map(({ set }): Deletion => ({
+    instanceId: set.instanceId, slot: set.slot, snapshotIds: [...set.snapshotIds, ...(set.duplicateSnapshotIds ?? [])],
+  }));
+  const duplicates = decisions.filter((d) => d.action === 'keep' && (d.set.duplicateSnapshotIds?.length ?? 0) > 0)
+    .map(({ set }): Deletion => ({ instanceId: set.instanceId, slot: set.slot, snapshotIds: set.duplicateSnapshotIds!, duplicates: true }));
+  return [...expired, ...duplicates];
 }

@@ -17,6 +17,8 @@ export interface InstanceInfo {
   readonly availabilityZone?: string;
   readonly outpostArn?: string;
   readonly rootDeviceName?: string;
+  /** When the instance was launched (ISO-8601): an instance with no set is unprotected since then. */
+  readonly launchTime?: string;
   readonly volumes: ReadonlyArray<{ readonly deviceName?: string; readonly volumeId: string }>;
   readonly tags: Tags;
 }

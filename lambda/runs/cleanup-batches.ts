@@ -4,13 +4,14 @@
 //   delete-batch    deletes one batch of sets through the same code as the single-invocation clean-up,
 //                   leaving the sets put on hold since the plan;
 //   report-cleanup  adds the deletion results up and publishes the metrics.
-import { decideCleanup, deleteSets, DoomedSet, notReachedCount } from './cleanup';
+import { decideCleanup, deleteSets, DoomedSet, notReachedCount, protectionMetrics } from './cleanup';
 import type { BatchRef, PhaseContext } from './phase-context';
 import { Metric, Phase, PlanPrefix, Tag } from '../../lib/private/contract';
 import {
   batchKey, cutSetBatches, deleteBatchResult, DeleteBatchResult, initialTokens, MAX_REPORTED_FAILURES, phaseSlot, sumDeleteBatches,
   withoutHeldSets,
 } from '../logic/batches';
+import { deletionsOf } from '../logic/decide-sets';
 import { DeletionsNotReached } from '../support/errors';
 import { log } from '../support/log';
 import { publishCounts } from '../support/metrics';
@@ -66,9 +67,11 @@ const snapshotCount = (sets: readonly DoomedSet[]) => sets.reduce((n, s) => n + 
 
 export async function planDeletions({ config, ec2, store }: PhaseContext, event: PlanDeletionsEvent): Promise<CleanupPlanSummary> {
   const slot = phaseSlot(event, new Date());
-  const { decisions, unrecognized, untaggedInstanceIds } = await decideCleanup(ec2, config, new Date());
-  const doomed: DoomedSet[] = decisions.filter((d) => d.action === 'delete')
-    .map(({ set }) => ({ instanceId: set.instanceId, slot: set.slot, snapshotIds: set.snapshotIds }));
+  const { decisions, unrecognized, untaggedInstanceIds, protection } = await decideCleanup(ec2, config, new Date());
+  // The protection status is complete once the plan is: published now, not carried through the state machine.
+  const protectionCounts = protectionMetrics(protection);
+  publishCounts(config.policyId, protectionCounts.counts, protectionCounts.seconds);
+  const doomed: DoomedSet[] = deletionsOf(decisions);
   const batches: BatchRef[] = [];
   for (const [index, sets] of cutSetBatches(doomed, config.batchSize).entries()) {
     const key = batchKey(PlanPrefix.CLEANUPS, config.policyId, slot, index);
@@ -77,8 +80,8 @@ export async function planDeletions({ config, ec2, store }: PhaseContext, event:
   }
   const summary: CleanupPlanSummary = {
     slot,
-    setsKept: decisions.length - doomed.length,
-    setsToDelete: doomed.length,
+    setsKept: decisions.filter((d) => d.action === 'keep').length,
+    setsToDelete: doomed.filter((d) => !d.duplicates).length,
     snapshotsToDelete: snapshotCount(doomed),
     unrecognized: unrecognized.length,
     unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((u) => u.snapshot.snapshotId),
@@ -117,6 +120,7 @@ export async function reportCleanup({ config }: PhaseContext, event: ReportClean
     [Metric.SETS_DELETED]: total.setsDeleted,
     [Metric.SNAPSHOTS_DELETED]: total.snapshotsDeleted,
     [Metric.DELETES_SKIPPED]: total.snapshotsSkipped,
+    [Metric.DUPLICATES_DELETED]: total.duplicatesDeleted,
     [Metric.SNAPSHOTS_UNRECOGNIZED]: event.plan.unrecognized,
     [Metric.INSTANCES_UNTAGGED]: event.plan.untagged ?? 0,
   });

@@ -4,13 +4,14 @@
 // halves (decide, delete) apart.
 import { Defaults, Metric, Tag } from '../../lib/private/contract';
 import type { Ec2Adapter } from '../adapters/ec2';
-import { decideSets, groupSets, SetDecision, UnrecognizedSnapshot } from '../logic/decide-sets';
+import { decideSets, Deletion, deletionsOf, groupSets, SetDecision, UnrecognizedSnapshot } from '../logic/decide-sets';
 import { ownerOf } from '../logic/ownership';
 import { instanceFilters } from '../logic/plan';
+import { protectionStatus, ProtectionStatus } from '../logic/protection';
 import { PolicyConfig } from '../support/config';
 import { DeletionsNotReached } from '../support/errors';
 import { log } from '../support/log';
-import { publishCounts } from '../support/metrics';
+import { MetricName, publishCounts } from '../support/metrics';
 import { runPaced } from '../support/pacer';
 
 /** How many ids a summary log line or report lists at most: CloudWatch takes events of up to 256 KB. */
@@ -29,18 +30,22 @@ export interface CleanupReport {
   readonly unrecognizedCount: number;
   /** Instances with sets of the policy that still exist but no longer carry its tags. */
   readonly untaggedInstanceIds: string[];
+  /** Tagged instances whose newest completed set is younger than maxSetAge. */
+  readonly protectedInstances: number;
+  /** Tagged instances without one (the first MAX_LISTED). */
+  readonly unprotectedInstanceIds: string[];
+  /** The worst tagged instance's newest completed set's age, in seconds. */
+  readonly maxLatestSetAgeSeconds: number;
 }
 
-/** The part of a set that deleting it needs. */
-export interface DoomedSet {
-  readonly instanceId: string;
-  readonly slot: string;
-  readonly snapshotIds: readonly string[];
-}
+/** The part of a set that deleting it needs: the whole set, or only its duplicates. */
+export type DoomedSet = Deletion;
 
 export interface Deletions {
   readonly setsDeleted: number;
   readonly snapshotsDeleted: number;
+  /** Of `snapshotsDeleted`, the duplicates of kept sets. */
+  readonly duplicatesDeleted: number;
   readonly snapshotsSkipped: Array<{ snapshotId: string; error: string }>;
 }
 
@@ -57,6 +62,7 @@ export interface CleanupDecisions {
   readonly decisions: SetDecision[];
   readonly unrecognized: UnrecognizedSnapshot[];
   readonly untaggedInstanceIds: string[];
+  readonly protection: ProtectionStatus;
 }
 
 /**
@@ -68,11 +74,14 @@ export async function decideCleanup(ec2: Ec2Adapter, config: PolicyConfig, now: 
   const { holdTag, orphanRetentionSeconds } = config;
   const [snapshots, live] = await Promise.all([
     ec2.listPolicySnapshots(Tag.POLICY_ID, config.policyId),
-    orphanRetentionSeconds !== undefined ? ec2.listInstances(instanceFilters(config.instanceTags)) : Promise.resolve(undefined),
+    ec2.listInstances(instanceFilters(config.instanceTags)),
   ]);
   const { sets, unrecognized } = groupSets(snapshots, ownerOf(config, now), holdTag);
   logUnrecognized(unrecognized);
-  const liveInstanceIds = live ? new Set(live.map((i) => i.instanceId)) : undefined;
+  const protection = protectionStatus(live, sets, now, config.maxSetAgeSeconds);
+  logUnprotected(protection);
+  // Without orphanRetention, sets of instances that left the fleet are never orphans.
+  const liveInstanceIds = orphanRetentionSeconds !== undefined ? new Set(live.map((i) => i.instanceId)) : undefined;
   const decisions = decideSets(sets, {
     policyId: config.policyId,
     rules: config.retention,
@@ -85,7 +94,12 @@ export async function decideCleanup(ec2: Ec2Adapter, config: PolicyConfig, now: 
   });
   for (const d of decisions) {
     log(`set-${d.action}`, {
-      instanceId: d.set.instanceId, slot: d.set.slot, state: d.set.state, reasons: d.reasons, snapshotIds: d.set.snapshotIds,
+      instanceId: d.set.instanceId,
+      slot: d.set.slot,
+      state: d.set.state,
+      reasons: d.reasons,
+      snapshotIds: d.set.snapshotIds,
+      ...(d.set.duplicateSnapshotIds ? { duplicateSnapshotIds: d.set.duplicateSnapshotIds } : {}),
     });
   }
   const orphans = liveInstanceIds ? [...new Set(sets.map((s) => s.instanceId))].filter((id) => !liveInstanceIds.has(id)) : [];
@@ -93,7 +107,30 @@ export async function decideCleanup(ec2: Ec2Adapter, config: PolicyConfig, now: 
   for (const instanceId of untaggedInstanceIds) {
     log('instance-untagged', { instanceId, instanceTags: config.instanceTags }, 'WARN');
   }
-  return { decisions, unrecognized, untaggedInstanceIds };
+  return { decisions, unrecognized, untaggedInstanceIds, protection };
+}
+
+/** One line per tagged instance without a recent good set, with what its last run left. */
+function logUnprotected(protection: ProtectionStatus): void {
+  for (const p of protection.instances) {
+    if (p.protected) continue;
+    log('instance-unprotected', {
+      instanceId: p.instanceId,
+      latestSetAgeSeconds: p.latestSetAgeSeconds,
+      newestCompletedSlot: p.newestCompletedSlot ?? null,
+      lastSet: p.newestSet ?? null,
+    }, 'WARN');
+  }
+}
+
+/** The protection status as metrics: counts, and the worst age in seconds. */
+export function protectionMetrics(
+  protection: ProtectionStatus,
+): { counts: Partial<Record<MetricName, number>>; seconds: Partial<Record<MetricName, number>> } {
+  return {
+    counts: { [Metric.INSTANCES_PROTECTED]: protection.protectedCount, [Metric.INSTANCES_UNPROTECTED]: protection.unprotectedCount },
+    seconds: { [Metric.MAX_LATEST_SET_AGE]: protection.maxLatestSetAgeSeconds },
+  };
 }
 
 /** One line per clean-up: how many snapshots were not recognized, why, and the first ids. */
@@ -134,26 +171,31 @@ export async function deleteSets(
       log('snapshot-skipped', { snapshotId, error }, 'WARN');
     }
   });
+  const done = (s: DoomedSet) => s.snapshotIds.every((id) => !skipped.has(id));
   return {
-    setsDeleted: sets.filter((s) => s.snapshotIds.every((id) => !skipped.has(id))).length,
+    setsDeleted: sets.filter((s) => !s.duplicates && done(s)).length,
     snapshotsDeleted: deleted,
+    duplicatesDeleted: sets.filter((s) => s.duplicates).flatMap((s) => s.snapshotIds).filter((id) => !skipped.has(id)).length,
     snapshotsSkipped: [...skipped].map(([snapshotId, error]) => ({ snapshotId, error })),
   };
 }
 
 /** One whole clean-up in one invocation: decides every set, deletes the expired ones, publishes and logs. */
 export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
-  const { decisions, unrecognized, untaggedInstanceIds } = await decideCleanup(ec2, config, now);
-  const doomed = decisions.filter((d) => d.action === 'delete').map((d) => d.set);
+  const { decisions, unrecognized, untaggedInstanceIds, protection } = await decideCleanup(ec2, config, now);
+  const doomed = deletionsOf(decisions);
   const deletions = await deleteSets(ec2, config, doomed, deadline);
   const report: CleanupReport = {
     policyId: config.policyId,
     dryRun: config.dryRun,
-    setsKept: decisions.length - doomed.length,
+    setsKept: decisions.filter((d) => d.action === 'keep').length,
     ...deletions,
     unrecognized: unrecognized.slice(0, MAX_LISTED).map((u) => u.snapshot.snapshotId),
     unrecognizedCount: unrecognized.length,
     untaggedInstanceIds,
+    protectedInstances: protection.protectedCount,
+    unprotectedInstanceIds: protection.instances.filter((p) => !p.protected).map((p) => p.instanceId).slice(0, MAX_LISTED),
+    maxLatestSetAgeSeconds: protection.maxLatestSetAgeSeconds,
   };
   // Each skipped snapshot has had its own line; the summary stays well under CloudWatch's event size.
   log('cleanup-finished', {
@@ -162,13 +204,16 @@ export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, 
     snapshotsSkippedCount: report.snapshotsSkipped.length,
     untaggedInstanceIds: untaggedInstanceIds.slice(0, MAX_LISTED),
   });
+  const { counts, seconds } = protectionMetrics(protection);
   publishCounts(config.policyId, {
+    ...counts,
     [Metric.SETS_DELETED]: report.setsDeleted,
     [Metric.SNAPSHOTS_DELETED]: report.snapshotsDeleted,
     [Metric.DELETES_SKIPPED]: report.snapshotsSkipped.length,
     [Metric.SNAPSHOTS_UNRECOGNIZED]: unrecognized.length,
     [Metric.INSTANCES_UNTAGGED]: untaggedInstanceIds.length,
-  });
+    [Metric.DUPLICATES_DELETED]: deletions.duplicatesDeleted,
+  }, seconds);
   const notReached = notReachedCount(deletions);
   if (notReached > 0) throw new DeletionsNotReached(notReached, deletions.snapshotsDeleted + deletions.snapshotsSkipped.length);
   return report;

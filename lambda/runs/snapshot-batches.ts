@@ -97,7 +97,9 @@ export async function executeBatch(
   const tokens = initialTokens(attempt > 0 ? 1 : event.index, config.mutateBurst);
   const batchEc2 = ec2.withMutateBucket(new TokenBucket(config.mutateBurst, config.mutateRatePerSecond, undefined, tokens));
   const { toSend, done } = await skipDone(batchEc2, config, slot, requests);
-  const outcomes = await executeRequests(batchEc2, toSend, { deadline, concurrency: config.concurrency, maxAttempts: Defaults.MAX_ATTEMPTS });
+  const outcomes = await executeRequests(batchEc2, toSend, {
+    deadline, concurrency: config.concurrency, maxAttempts: Defaults.MAX_ATTEMPTS, slotCheck: { policy: config, slot },
+  });
   const result = mergeAttempts(event.previous, batchResult(event.index, [...done, ...outcomes], Date.now() - started));
   const unreached = toSend.filter((_r, i) => outcomes[i].status === 'not-reached');
   const { failures: _, ...counts } = result;

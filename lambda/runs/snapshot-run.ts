@@ -3,14 +3,17 @@
 // run of Orchestration.LAMBDA; the orchestrated phases (snapshot-batches.ts) call its halves apart.
 import { Defaults, Metric, Tag } from '../../lib/private/contract';
 import type { Ec2Adapter } from '../adapters/ec2';
+import { AmbiguousFailure, CheckTiming, CheckVerdict, checkVerdicts, nextCheckAt, slotCheckFilters } from '../logic/ambiguous';
 import { instancesWithSetForSlot } from '../logic/idempotency';
-import { InstanceOutcome, PlannedSnapshot, SnapshotPlan } from '../logic/model';
-import { ownerOf } from '../logic/ownership';
+import { InstanceOutcome, PlannedSnapshot, SnapshotInfo, SnapshotPlan, Tags } from '../logic/model';
+import { Owner, ownerOf } from '../logic/ownership';
 import { instanceFilters, planSnapshots } from '../logic/plan';
 import { PolicyConfig } from '../support/config';
+import { errorMessage } from '../support/errors';
 import { log } from '../support/log';
 import { publishCounts } from '../support/metrics';
 import { runPaced } from '../support/pacer';
+import { Clock, realClock } from '../support/rate-limiter';
 
 /** One whole run in one invocation: plans the slot, sends every request, publishes and logs the outcome. */
 export async function snapshotRun(ec2: Ec2Adapter, config: PolicyConfig, slot: string, deadline: number): Promise<RunReport> {
@@ -28,7 +31,9 @@ export async function sendPlanned(
   failedInPlan: readonly InstanceOutcome[] = [],
 ): Promise<RunReport> {
   const { toSend, done } = await skipDone(ec2, config, slot, requests);
-  const outcomes = await executeRequests(ec2, toSend, { deadline, concurrency: config.concurrency, maxAttempts: Defaults.MAX_ATTEMPTS });
+  const outcomes = await executeRequests(ec2, toSend, {
+    deadline, concurrency: config.concurrency, maxAttempts: Defaults.MAX_ATTEMPTS, slotCheck: { policy: config, slot },
+  });
   const report = summarize(config, slot, [...failedInPlan, ...done, ...outcomes]);
   publishCounts(config.policyId, {
     [Metric.SETS_CREATED]: report.created,
@@ -85,19 +90,40 @@ export async function skipDone(
 export interface ExecuteOptions {
   readonly deadline: number;
   readonly concurrency: number;
+  /** Failed attempts per instance (throttling not counted: it only slows the run). */
   readonly maxAttempts: number;
   readonly backoffMs?: (attempt: number, error: unknown) => number;
+  /**
+   * The policy and slot the requests are for. With it, a CreateSnapshots that failed ambiguously is sent
+   * again only after a check found no set for the slot; without it, it is sent again unchecked.
+   */
+  readonly slotCheck?: SlotCheckOptions;
+  readonly clock?: Clock;
 }
 
+export interface SlotCheckOptions {
+  readonly policy: { readonly policyId: string; readonly instanceTags: Tags };
+  readonly slot: string;
+  /** @default Defaults.AMBIGUOUS_SETTLE_SECONDS */
+  readonly settleMs?: number;
+  /** @default Defaults.AMBIGUOUS_GATHER_SECONDS */
+  readonly gatherMs?: number;
+}
+
+/** Sends each request through the pacer; an instance found to have its set after an ambiguous failure is created. */
 export async function executeRequests(
   ec2: Ec2Adapter, requests: readonly PlannedSnapshot[], options: ExecuteOptions,
 ): Promise<InstanceOutcome[]> {
+  const clock = options.clock ?? realClock;
+  const check = options.slotCheck ? new SlotSetCheck(ec2, options.slotCheck, options.deadline, clock) : undefined;
   const results = await runPaced(requests, (r) => ec2.createSnapshots(r.params), {
     bucket: ec2.buckets.mutate,
     concurrency: options.concurrency,
     deadline: options.deadline,
     maxAttempts: options.maxAttempts,
     backoffMs: options.backoffMs,
+    resolveAmbiguous: check && ((r) => check.hasSet(r)),
+    clock,
   });
   return results.map((result, i): InstanceOutcome => {
     const instanceId = requests[i].instanceId;
@@ -113,9 +139,91 @@ export async function executeRequests(
       outcome = { instanceId, status: 'not-reached', attempts: 0 };
     }
     const level = outcome.status === 'failed' || outcome.status === 'not-reached' ? 'ERROR' : 'INFO';
-    log(`snapshot-${outcome.status}`, { ...outcome }, level);
+    const found = result.status === 'ok' && result.foundByCheck ? { foundByCheck: true } : {};
+    log(`snapshot-${outcome.status}`, { ...outcome, ...found }, level);
     return outcome;
   });
+}
+
+/**
+ * Whether instances whose CreateSnapshots failed ambiguously have their set for the slot after all. Failures
+ * close together wait for one check (logic/ambiguous.ts decides when, with which filters, and what the
+ * listing means), so a burst of 5xx costs one DescribeSnapshots per 200 instances, not one per instance.
+ */
+class SlotSetCheck {
+  private readonly waiting: Array<AmbiguousFailure & { settle: (verdict: CheckVerdict | Error) => void }> = [];
+  private running = false;
+  private readonly owner: Owner;
+  private readonly timing: CheckTiming;
+
+  constructor(private readonly ec2: Ec2Adapter, private readonly options: SlotCheckOptions, deadline: number, private readonly clock: Clock) {
+    this.owner = ownerOf(options.policy, new Date(clock.now()));
+    this.timing = {
+      settleMs: options.settleMs ?? Defaults.AMBIGUOUS_SETTLE_SECONDS * 1000,
+      gatherMs: options.gatherMs ?? Defaults.AMBIGUOUS_GATHER_SECONDS * 1000,
+      deadline,
+    };
+  }
+
+  /** The set's snapshot ids if the instance has its set, undefined if surely not; rejects if it cannot tell. */
+  async hasSet(request: PlannedSnapshot): Promise<string[] | undefined> {
+    const verdict = await new Promise<CheckVerdict | Error>((settle) => {
+      this.waiting.push({ instanceId: request.instanceId, volumeIds: request.volumeIds, failedAt: this.clock.now(), settle });
+      void this.run();
+    });
+    if (verdict instanceof Error) throw verdict;
+    if (verdict.kind === 'found') {
+      log('snapshot-found-after-ambiguous-failure', { slot: this.options.slot, instanceId: request.instanceId, snapshotIds: verdict.snapshotIds });
+      return verdict.snapshotIds;
+    }
+    if (verdict.kind === 'absent') return undefined;
+    throw new Error(`could not tell whether ${request.instanceId} has its set for ${this.options.slot} before the deadline`);
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let at = nextCheckAt(this.waiting, this.timing); at !== undefined; at = nextCheckAt(this.waiting, this.timing)) {
+        await this.clock.sleep(Math.max(0, at - this.clock.now()));
+        await this.checkWaiting();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One check of every instance waiting now; those it cannot settle yet wait for the next. */
+  private async checkWaiting(): Promise<void> {
+    const batch = [...this.waiting];
+    const listedAt = this.clock.now();
+    const { policy, slot } = this.options;
+    let listed: SnapshotInfo[] = [];
+    try {
+      for (const filters of slotCheckFilters(policy.policyId, slot, batch.map((f) => f.instanceId))) {
+        listed = listed.concat(await this.ec2.listSnapshotsMatching(filters));
+      }
+    } catch (error) {
+      log('ambiguous-check-failed', { slot, instanceIds: batch.map((f) => f.instanceId), error: errorMessage(error) }, 'WARN');
+      this.release(batch, () => (error instanceof Error ? error : new Error(errorMessage(error))));
+      return;
+    }
+    const verdicts = checkVerdicts(batch, listed, slot, this.owner, listedAt, this.timing);
+    const counts: Record<string, number> = {};
+    for (const v of verdicts.values()) counts[v.kind] = (counts[v.kind] ?? 0) + 1;
+    log('ambiguous-checked', { slot, instances: batch.length, ...counts });
+    this.release(batch.filter((f) => verdicts.get(f.instanceId)!.kind !== 'unsettled'), (f) => verdicts.get(f.instanceId)!);
+  }
+
+  private release(
+    failures: ReadonlyArray<AmbiguousFailure & { settle: (verdict: CheckVerdict | Error) => void }>,
+    verdictOf: (failure: AmbiguousFailure) => CheckVerdict | Error,
+  ): void {
+    for (const failure of failures) {
+      this.waiting.splice(this.waiting.indexOf(failure), 1);
+      failure.settle(verdictOf(failure));
+    }
+  }
 }
 
 export interface RunReport {

@@ -26,6 +26,8 @@ export interface PolicyConfig {
   readonly holdTag: string;
   /** Sets of instances that no longer carry the policy's tags expire this long after their newest set. */
   readonly orphanRetentionSeconds?: number;
+  /** An instance is protected while its newest completed set is younger than this. */
+  readonly maxSetAgeSeconds: number;
   /** Token bucket for CreateSnapshots and DeleteSnapshot: burst size and refill per second. */
   readonly mutateBurst: number;
   readonly mutateRatePerSecond: number;
@@ -156,6 +158,7 @@ export function readConfig(env: Env): PolicyConfig {
     errorGraceSeconds: num(env, EnvVar.ERROR_GRACE_SECONDS, Defaults.ERROR_GRACE_SECONDS, 0),
     holdTag: env[EnvVar.HOLD_TAG] || Tag.DEFAULT_HOLD,
     orphanRetentionSeconds: env[EnvVar.ORPHAN_RETENTION_SECONDS] ? num(env, EnvVar.ORPHAN_RETENTION_SECONDS, 0, 0) : undefined,
+    maxSetAgeSeconds: num(env, EnvVar.MAX_SET_AGE_SECONDS, Defaults.MAX_SET_AGE_SECONDS, 1),
     mutateBurst: num(env, EnvVar.MUTATE_BURST, Defaults.MUTATE_BURST, 1),
     mutateRatePerSecond: num(env, EnvVar.MUTATE_RATE_PER_SECOND, Defaults.MUTATE_RATE_PER_SECOND, 0.001),
     concurrency: num(env, EnvVar.CONCURRENCY, Defaults.CONCURRENCY, 1),

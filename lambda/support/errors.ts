@@ -69,3 +69,32 @@ export class DeletionsNotReached extends Error {
     this.name = 'DeletionsNotReached';
   }
 }
+
+/** Codes that mean the server's request-rate bucket is empty: the request was refused, not carried out. */
+const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
+
+/** A refusal for lack of request tokens: it says the rate is too high, not that the request is wrong. */
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has(errorCode(error));
+}
+
+/**
+ * Retryable errors in which EC2 refused the request before carrying it out (request rate, per-volume rate,
+ * concurrent snapshots), or in which the request never left this process (no connection, no address).
+ */
+const NOT_CARRIED_OUT = new Set([
+  ...THROTTLING,
+  'SnapshotCreationPerVolumeRateExceeded',
+  'ConcurrentSnapshotLimitExceeded',
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Whether a retryable failure leaves open that the request was carried out and only its answer was lost: a
+ * server fault (5xx other than a refusal), a timeout, a connection reset. A mutation without a client token
+ * must not be sent again after one of these until a check shows it did not happen.
+ */
+export function isAmbiguous(error: unknown): boolean {
+  return isRetryable(error) && !NOT_CARRIED_OUT.has(errorCode(error));
+}

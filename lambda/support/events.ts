@@ -281,14 +281,25 @@ export function checkDeleteBatchEvent(event: unknown, now: Date): DeleteBatchEve
 }
 
 const DELETE_RESULT_FIELDS = fieldsOf<DeleteBatchResult>({
-  batch: true, setsDeleted: true, snapshotsDeleted: true, setsHeld: true, snapshotsSkipped: true, skipped: true, durationMs: true,
+  batch: true,
+  setsDeleted: true,
+  snapshotsDeleted: true,
+  duplicatesDeleted: true,
+  setsHeld: true,
+  snapshotsSkipped: true,
+  skipped: true,
+  durationMs: true,
 });
 
 /** A deletion batch's result: what delete-batch returned, or what DeleteBatchNotRun passed on (with its error). */
 function deleteResultField(entry: string, path: string, value: unknown, slot: string): void {
   const notRun = typeof value === 'object' && value !== null && 'error' in value;
   const result = record(entry, path, value, notRun ? [...DELETE_RESULT_FIELDS, 'key', 'error'] : DELETE_RESULT_FIELDS);
-  for (const field of ['batch', 'setsDeleted', 'snapshotsDeleted', 'setsHeld', 'snapshotsSkipped']) wholeNumber(entry, child(path, field), result[field]);
+  for (const field of ['batch', 'setsDeleted', 'snapshotsDeleted', 'setsHeld', 'snapshotsSkipped']) {
+    wholeNumber(entry, child(path, field), result[field]);
+  }
+  // A batch result from before duplicates were counted (a clean-up running across an update) has none.
+  if (result.duplicatesDeleted !== undefined) wholeNumber(entry, child(path, 'duplicatesDeleted'), result.duplicatesDeleted);
   list(entry, child(path, 'skipped'), result.skipped, MAX_REPORTED_FAILURES).forEach((item, i) => {
     const p = `${child(path, 'skipped')}[${i}]`;
     const skipped = record(entry, p, item, ['snapshotId', 'error']);

@@ -6,8 +6,13 @@ import { Metric, MetricName } from '../../lib/private/contract';
 
 export type { MetricName };
 
-/** Emits the given counts, all zeros included (a zero is a fact: a missing point is not). */
-export function publishCounts(policyId: string, counts: Partial<Record<MetricName, number>>): void {
+/**
+ * Emits the given counts, all zeros included (a zero is a fact: a missing point is not), and durations in
+ * seconds.
+ */
+export function publishCounts(
+  policyId: string, counts: Partial<Record<MetricName, number>>, seconds: Partial<Record<MetricName, number>> = {},
+): void {
   const metrics = new Metrics({
     namespace: Metric.NAMESPACE,
     serviceName: Metric.SERVICE,
@@ -15,6 +20,9 @@ export function publishCounts(policyId: string, counts: Partial<Record<MetricNam
   });
   for (const [name, value] of Object.entries(counts)) {
     metrics.addMetric(name, MetricUnit.Count, value ?? 0);
+  }
+  for (const [name, value] of Object.entries(seconds)) {
+    metrics.addMetric(name, MetricUnit.Seconds, value ?? 0);
   }
   metrics.publishStoredMetrics();
 }

@@ -100,6 +100,7 @@ export const CLEANUP: BatchedExecutionKind = {
       'key.$': '$.key',
       'setsDeleted': 0,
       'snapshotsDeleted': 0,
+      'duplicatesDeleted': 0,
       'setsHeld': 0,
       'snapshotsSkipped.$': '$.size',
       'skipped': [],

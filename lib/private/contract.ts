@@ -153,6 +153,8 @@ export const Defaults = {
   KEEP_LAST: 7,
   TIME_ZONE: 'UTC',
   ORPHAN_RETENTION_DAYS: 90,
+  /** When the construct gives no MAX_SET_AGE_SECONDS (it always does): two daily runs. */
+  MAX_SET_AGE_SECONDS: 2 * 86_400,
   /** Sets whose snapshots failed are deleted once their slot is this old. */
   ERROR_GRACE_SECONDS: 86_400,
   /** EC2's CreateSnapshots and DeleteSnapshot bucket: 100 burst, 5 per second (account-wide). */
@@ -164,6 +166,13 @@ export const Defaults = {
   CONCURRENCY: 8,
   /** Attempts per request through the pacer, the first included. */
   MAX_ATTEMPTS: 8,
+  /**
+   * After a CreateSnapshots failed ambiguously (5xx, timeout, reset connection), how long EC2's listings are
+   * given to show the set it may have made before "not listed" counts as "not made".
+   */
+  AMBIGUOUS_SETTLE_SECONDS: 5,
+  /** Ambiguous failures this long after the first one waiting share its DescribeSnapshots check. */
+  AMBIGUOUS_GATHER_SECONDS: 2,
   /** A run stops starting requests this long before its invocation's time is up. */
   SAFETY_MARGIN_SECONDS: 30,
   /** When no Lambda context says how long is left. */

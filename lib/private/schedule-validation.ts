@@ -6,7 +6,7 @@
 
 const RATE_SECONDS: Record<string, number> = { minute: 60, hour: 3_600, day: 86_400 };
 
-interface CronField {
+export interface CronField {
   readonly name: string;
   readonly min: number;
   readonly max: number;
@@ -19,7 +19,7 @@ interface CronField {
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
-const CRON_FIELDS: readonly CronField[] = [
+export const CRON_FIELDS: readonly CronField[] = [
   { name: 'minutes', min: 0, max: 59, wildcards: ', - * /' },
   { name: 'hours', min: 0, max: 23, wildcards: ', - * /' },
   { name: 'day-of-month', min: 1, max: 31, wildcards: ', - * ? / L W' },
@@ -141,7 +141,7 @@ function cronItemValid(item: string, spec: CronField): boolean {
 }
 
 /** The number a value of the field stands for, or undefined when it is out of range. */
-function fieldValue(text: string, spec: CronField): number | undefined {
+export function fieldValue(text: string, spec: CronField): number | undefined {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
     return n >= spec.min && n <= spec.max ? n : undefined;

@@ -4,6 +4,7 @@ import { Duration, Stack, Token, aws_scheduler as scheduler } from 'aws-cdk-lib'
 import { Construct } from 'constructs';
 import { Defaults, EnvVar, SetMarker, Tag } from './contract';
 import { MAX_ENVIRONMENT_BYTES, environmentBytes, valueBytes } from './environment-size';
+import { maxSetAgeProblems, runScheduleOf } from './max-set-age';
 import { atInstant, isTimeZoneName, rateSeconds, scheduleExpressionProblems, shortestIntervalMinutes } from './schedule-validation';
 import type { SnapshotPolicyProps } from '../snapshot-policy';
 
@@ -13,8 +14,11 @@ const MAX_USER_SNAPSHOT_TAGS = 47;
 const MAX_DESCRIPTION_LENGTH = SetMarker.DESCRIPTION_MAX_LENGTH - SetMarker.RESERVED_LENGTH;
 const POLICY_NAME_PATTERN = /^[A-Za-z0-9 _.:/=+\-@]{1,128}$/;
 
-/** Checks every prop it can at synth time and throws one error listing every problem. */
-export function validateProps(scope: Construct, props: SnapshotPolicyProps): void {
+/**
+ * Checks every prop it can at synth time and throws one error listing every problem. `now` picks the year
+ * whose calendar a cron schedule's gaps are measured in.
+ */
+export function validateProps(scope: Construct, props: SnapshotPolicyProps, now: Date = new Date()): void {
   const problems = [
     ...checkTags('instanceTags', props.instanceTags ?? {}, 1, 50),
     ...checkInstanceTags(props.instanceTags ?? {}),
@@ -26,6 +30,7 @@ export function validateProps(scope: Construct, props: SnapshotPolicyProps): voi
     ...checkHoldTag(props),
     ...checkSchedule('schedule', props.schedule),
     ...checkSchedule('cleanupSchedule', props.cleanupSchedule),
+    ...maxSetAgeProblems(props.maxSetAge, runScheduleOf(props.schedule), now),
     ...(props.retention?._validate() ?? []),
   ];
   if (problems.length > 0) {

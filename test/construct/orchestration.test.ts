@@ -359,6 +359,7 @@ describe('clean-up state machine: deletion batches', () => {
         'key.$': '$.key',
         'setsDeleted': 0,
         'snapshotsDeleted': 0,
+        'duplicatesDeleted': 0,
         'setsHeld': 0,
         'snapshotsSkipped.$': '$.size',
         'skipped': [],
@@ -368,7 +369,7 @@ describe('clean-up state machine: deletion batches', () => {
       End: true,
     });
     const fields = Object.keys(notRun.Parameters).map((k) => k.replace(/\.\$$/, ''));
-    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: [] }, 0, 0);
+    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, duplicatesDeleted: 0, snapshotsSkipped: [] }, 0, 0);
     expect(fields.sort()).toEqual([...Object.keys(result), 'error', 'key'].sort());
   });
 
@@ -471,7 +472,7 @@ describe('schedule and functions', () => {
     const policyEnv = Object.values(Template.fromStack(single).findResources('AWS::Lambda::Function', {
       Properties: { Description: SINGLE_CLEANUP_FN_DESCRIPTION },
     }))[0].Properties.Environment.Variables;
-    expect(Object.keys(policyEnv)).toHaveLength(14);
+    expect(Object.keys(policyEnv)).toHaveLength(15);
     for (const description of [RUN_FN_DESCRIPTION, CLEANUP_FN_DESCRIPTION]) {
       expect(envOf(description)).toEqual({
         ...policyEnv,
@@ -810,7 +811,7 @@ describe('deployed resources', () => {
       'AWS::S3::Bucket': 1,
       'AWS::S3::BucketPolicy': 1,
       'AWS::StepFunctions::StateMachine': 2,
-      'AWS::CloudWatch::Alarm': 1,
+      'AWS::CloudWatch::Alarm': 2, // the failure alarm and the protection alarm
     });
   });
 });

@@ -146,6 +146,7 @@ describe('function environment', () => {
       TIME_ZONE: 'Etc/UTC',
       HOLD_TAG: 'snapshot-policy:hold',
       ORPHAN_RETENTION_SECONDS: '7776000',
+      MAX_SET_AGE_SECONDS: '172800',
     });
   });
 
@@ -550,7 +551,7 @@ describe('public properties', () => {
       'AWS::Scheduler::Schedule': 2,
       'AWS::SQS::Queue': 1,
       'AWS::SQS::QueuePolicy': 1,
-      'AWS::CloudWatch::Alarm': 1,
+      'AWS::CloudWatch::Alarm': 2, // the failure alarm and the protection alarm
     });
   });
 });

@@ -2,9 +2,9 @@
 // in the real SDK as EC2's error codes, its fault draws repeat with the seed, and it counts what it saw.
 import {
   CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, DescribeImagesCommand,
-  DescribeInstancesCommand, EC2Client, RunInstancesCommand,
+  DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client, RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { errorCode, isRetryable } from '../../lambda/support/errors';
+import { errorCode, errorMessage, isAmbiguous, isRetryable } from '../../lambda/support/errors';
 import { FaultProxy, FaultProxyOptions, startFaultProxy } from '../support/fault-proxy';
 import { MotoServer, startMoto } from '../support/moto-server';
 
@@ -70,6 +70,12 @@ afterAll(async () => {
   await moto?.stop();
 });
 
+/** The snapshots moto holds, read straight from it: the proof that a request reached moto. */
+async function snapshotCount(): Promise<number> {
+  const out = await client(moto.endpoint).send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+  return (out.Snapshots ?? []).length;
+}
+
 test('refuses the 101st CreateSnapshots of a burst with RequestLimitExceeded when the bucket does not refill', async () => {
   const { proxy: p, ec2 } = await proxy({ timeScale: 0 });
   const results = [];
@@ -78,7 +84,7 @@ test('refuses the 101st CreateSnapshots of a burst with RequestLimitExceeded whe
   expect(results.slice(0, 100).every((r) => r.name === 'ok')).toBe(true);
   expect(results[100]).toMatchObject({ name: 'RequestLimitExceeded', status: 503 });
   expect(p.counters().CreateSnapshots).toEqual({
-    requests: 101, ok: 100, throttled: 1, bucketThrottled: 1, serverErrors: 0, clientErrors: 0,
+    requests: 101, ok: 100, throttled: 1, bucketThrottled: 1, serverErrors: 0, clientErrors: 0, dropped: 0,
   });
   // The describe family has a bucket of its own.
   expect((await outcome(ec2.send(new DescribeAvailabilityZonesCommand({})))).name).toBe('ok');
@@ -153,8 +159,8 @@ test('records every request with its action, status and instance, and counts the
   ]);
   expect(p.records.every((r, i) => r.atMs >= 0 && (i === 0 || r.atMs >= p.records[i - 1].atMs))).toBe(true);
   expect(p.counters()).toEqual({
-    DescribeInstances: { requests: 1, ok: 1, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 0 },
-    CreateSnapshots: { requests: 2, ok: 1, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 1 },
+    DescribeInstances: { requests: 1, ok: 1, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 0, dropped: 0 },
+    CreateSnapshots: { requests: 2, ok: 1, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 1, dropped: 0 },
   });
 });
 
@@ -167,4 +173,67 @@ test.each([
   expect(await outcome(ec2.send(createFor(instanceId)))).toMatchObject({ name, status });
   expect((await outcome(ec2.send(createFor(instanceId)))).name).toBe('ok');
   expect(p.records.map((r) => r.fault)).toEqual([fault, undefined]);
+});
+
+test.each([
+  ['late-error', { lateErrorRate: 1 }, /^InternalError/, 500],
+  // "socket hang up" (ECONNRESET). In Jest the SDK sees node's error from another realm and keeps only its
+  // text; outside Jest (Lambda, the bundles, the benchmark) the error keeps its code (errors.ts ECONNRESET).
+  ['late-drop', { lateDropRate: 1 }, /socket hang up/, undefined],
+] as const)('a %s CreateSnapshots reaches moto, which makes the set, and its answer is lost', async (fault, faults, message, status) => {
+  const { proxy: p, ec2 } = await proxy(faults);
+  const before = await snapshotCount();
+  const result = await outcome(ec2.send(createFor(instanceId)));
+
+  expect(errorMessage(result.error)).toMatch(message);
+  expect(result.status).toBe(status);
+  // The set exists although the caller was told nothing of it.
+  expect(await snapshotCount()).toBeGreaterThan(before);
+  expect(p.records).toEqual([expect.objectContaining({ action: 'CreateSnapshots', instanceId, fault })]);
+  const counters = p.counters().CreateSnapshots;
+  expect([counters.serverErrors, counters.dropped]).toEqual(fault === 'late-error' ? [1, 0] : [0, 1]);
+  // The proxy still serves the next request, on a new connection after a drop.
+  expect((await outcome(ec2.send(new DescribeAvailabilityZonesCommand({})))).name).toBe('ok');
+});
+
+test('a late InternalError parses in the SDK as an ambiguous error: retried only after a check', async () => {
+  const { ec2 } = await proxy({ lateErrorRate: 1 });
+  const result = await outcome(ec2.send(createFor(instanceId)));
+  expect(errorCode(result.error)).toBe('InternalError');
+  expect(isRetryable(result.error)).toBe(true);
+  expect(isAmbiguous(result.error)).toBe(true);
+});
+
+test('an early InternalError never reaches moto: no set is made', async () => {
+  const { ec2 } = await proxy({ serverErrorRate: 1 });
+  const before = await snapshotCount();
+  expect((await outcome(ec2.send(createFor(instanceId)))).name).toBe('InternalError');
+  expect(await snapshotCount()).toBe(before);
+});
+
+test('late faults fall only on CreateSnapshots, and only on the share drawn', async () => {
+  const { proxy: p, ec2 } = await proxy({ lateErrorRate: 0.3, lateDropRate: 0.2, seed: 3 });
+  for (let i = 0; i < 5; i++) expect((await outcome(ec2.send(new DescribeAvailabilityZonesCommand({})))).name).toBe('ok');
+  for (let i = 0; i < 40; i++) await outcome(ec2.send(createFor(instanceId)));
+  const faults = p.records.filter((r) => r.action === 'CreateSnapshots').map((r) => r.fault ?? 'none');
+  const share = (f: string) => faults.filter((x) => x === f).length / faults.length;
+  expect(share('late-error')).toBeGreaterThan(0.1);
+  expect(share('late-drop')).toBeGreaterThan(0.05);
+  expect(share('none')).toBeGreaterThan(0.3);
+  expect(p.records.filter((r) => r.action !== 'CreateSnapshots').every((r) => r.fault === undefined)).toBe(true);
+});
+
+test.each(['late-error', 'late-drop'] as const)('a planned %s falls on the next request for that instance once', async (fault) => {
+  const { proxy: p, ec2 } = await proxy({});
+  p.failOnce('CreateSnapshots', instanceId, fault);
+  const before = await snapshotCount();
+  expect((await outcome(ec2.send(createFor(instanceId)))).name).not.toBe('ok');
+  expect((await outcome(ec2.send(createFor(instanceId)))).name).toBe('ok');
+  expect(p.records.map((r) => r.fault)).toEqual([fault, undefined]);
+  expect(await snapshotCount()).toBe(before + 2);
+});
+
+test('rejects fault rates that add up to more than 1', async () => {
+  await expect(startFaultProxy({ target: moto.endpoint, serverErrorRate: 0.6, lateErrorRate: 0.5 }))
+    .rejects.toThrow('fault rates must add up to 1 at most, got 1.1');
 });

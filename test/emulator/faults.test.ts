@@ -93,6 +93,12 @@ test('under throttling, 5xx and a vanished instance, every instance ends with a 
     expect(retried?.status).toBe('created');
     expect(retried?.attempts).toBeGreaterThan(1);
   }
+  // The InternalError may have hidden a set EC2 made, so its retry came only after a DescribeSnapshots found
+  // none (the throttled request was refused outright and was retried without one).
+  const indexOf = (id: string, n: number) => proxy.records.findIndex((r) => r === created.filter((c) => c.instanceId === id)[n]);
+  const checks = proxy.records.map((r, i) => [r.action, i] as const).filter(([action]) => action === 'DescribeSnapshots').map(([, i]) => i);
+  expect(checks.some((i) => i > indexOf(fleet[5], 0) && i < indexOf(fleet[5], 1))).toBe(true);
+  expect(logs.some((l) => l.event === 'ambiguous-checked')).toBe(true);
   // The metrics match the truth in moto.
   const metrics = metricsLine(logs);
   expect(metrics.SetsCreated).toBe(withSet.length);

@@ -2,10 +2,10 @@
 // against the moto EC2 emulator with the real SDK over HTTP: which instances get a set, what its snapshots
 // carry, what the clean-up deletes and leaves. A recording proxy between the handlers and moto shows the
 // parameters each request carried. Where a test needs a request no fleet can make (an instance EC2 does not
-// know), it calls the run's code (lambda/runs) in this process, against the same moto through the same proxy.
+// know), it calls the run's code (lambda/runs) in this process, against the same moto through the same suite.proxy.
 // moto is reset and the fleet seeded again before every test.
 import {
-  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand, EC2Client,
+  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand,
   Snapshot, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { defaultBuckets, Ec2Adapter } from '../../lambda/adapters/ec2';
@@ -14,25 +14,22 @@ import { cleanup, CleanupReport } from '../../lambda/runs/cleanup';
 import { planRun, RunReport, sendPlanned } from '../../lambda/runs/snapshot-run';
 import { readConfig } from '../../lambda/support/config';
 import { Handler, Tag } from '../../lib/private/contract';
-import { assertImage, emulatorClient, emulatorEnv, launch, tagList, tagRecord } from '../support/emulator-ec2';
-import { HandlerEntry, LambdaContainer, LogLine, startContainer } from '../support/lambda-container';
-import { MotoServer, startMoto } from '../support/moto-server';
+import { emulatorClient, emulatorEnv, launch, tagList, tagRecord } from '../support/emulator-ec2';
+import { emulatorSuite } from '../support/emulator-suite';
+import { HandlerEntry, LambdaContainer, LogLine } from '../support/lambda-container';
 import * as inMoto from '../support/policy-sets';
-import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 import { setDescription } from '../support/set-marker';
 
 const POLICY_ID = 'nightly-prod';
 const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z', '2026-01-04T03:00:00Z'];
 const DESCRIPTION = 'Created by cdk-snapshot-policy nightly-prod';
 
-let moto: MotoServer;
-let proxy: RecordingProxy;
-let ec2: EC2Client;
+const suite = emulatorSuite();
 
-/** The policy's environment as the construct sets it, with the SDK pointed at moto through the proxy. */
+/** The policy's environment as the construct sets it, with the SDK pointed at moto through the suite.proxy. */
 function policyEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    ...emulatorEnv(proxy.endpoint),
+    ...emulatorEnv(suite.proxy.endpoint),
     POLICY_ID,
     INSTANCE_TAGS: JSON.stringify({ Backup: 'nightly', Env: 'prod' }),
     EXCLUDE_BOOT_VOLUME: 'false',
@@ -51,14 +48,11 @@ function policyEnv(overrides: Record<string, string> = {}): Record<string, strin
   };
 }
 
-const containers: LambdaContainer[] = [];
 
 /** A fresh Lambda container of a bundled handler, with the policy's environment and the given changes. */
 async function handler(name: 'snapshot-run' | 'cleanup', overrides: Record<string, string> = {}): Promise<LambdaContainer> {
   const entry: HandlerEntry = name === 'snapshot-run' ? Handler.SNAPSHOT_RUN : Handler.CLEANUP;
-  const container = await startContainer(entry, policyEnv(overrides));
-  containers.push(container);
-  return container;
+  return suite.container(entry, policyEnv(overrides));
 }
 
 /** One invocation in a fresh container. */
@@ -89,25 +83,25 @@ let fleet: Fleet;
 
 async function seedFleet(): Promise<Fleet> {
   const policyTags = { Backup: 'nightly', Env: 'prod' };
-  const web = await launch(ec2, { Name: 'web', ...policyTags });
-  const db = await launch(ec2, { Name: 'db', ...policyTags }, 'us-east-1b');
-  const batch = await launch(ec2, { Name: 'batch', ...policyTags });
-  const halfTagged = await launch(ec2, { Name: 'half', Backup: 'nightly' });
-  const otherEnv = await launch(ec2, { Name: 'staging', Backup: 'nightly', Env: 'staging' });
-  const untagged = await launch(ec2, {});
-  const retired = await launch(ec2, { Name: 'retired', ...policyTags });
+  const web = await launch(suite.ec2, { Name: 'web', ...policyTags });
+  const db = await launch(suite.ec2, { Name: 'db', ...policyTags }, 'us-east-1b');
+  const batch = await launch(suite.ec2, { Name: 'batch', ...policyTags });
+  const halfTagged = await launch(suite.ec2, { Name: 'half', Backup: 'nightly' });
+  const otherEnv = await launch(suite.ec2, { Name: 'staging', Backup: 'nightly', Env: 'staging' });
+  const untagged = await launch(suite.ec2, {});
+  const retired = await launch(suite.ec2, { Name: 'retired', ...policyTags });
   const attach = async (instanceId: string, device: string, tags: Record<string, string>) => {
-    const volume = await ec2.send(new CreateVolumeCommand({
+    const volume = await suite.ec2.send(new CreateVolumeCommand({
       AvailabilityZone: 'us-east-1b', Size: 10, TagSpecifications: [{ ResourceType: 'volume', Tags: tagList(tags) }],
     }));
-    await ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: instanceId, Device: device }));
+    await suite.ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: instanceId, Device: device }));
     return volume.VolumeId!;
   };
   // The planner checks the exclusion tag's value, not only its key: NoBackup=false is backed up.
   const dbData = await attach(db.instanceId, '/dev/sdf', { Name: 'db-data', NoBackup: 'false' });
   const dbScratch = await attach(db.instanceId, '/dev/sdg', { Name: 'db-scratch', NoBackup: 'true' });
-  await ec2.send(new StopInstancesCommand({ InstanceIds: [batch.instanceId] }));
-  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [retired.instanceId] }));
+  await suite.ec2.send(new StopInstancesCommand({ InstanceIds: [batch.instanceId] }));
+  await suite.ec2.send(new TerminateInstancesCommand({ InstanceIds: [retired.instanceId] }));
   return {
     web: web.instanceId,
     db: db.instanceId,
@@ -134,12 +128,12 @@ const sorted = (values: readonly string[]) => [...values].sort();
 const tagsOf = (s: Snapshot) => tagRecord(s.Tags);
 
 /** This policy's sets in moto, by instance, then slot (`ignore`: snapshots made unreadable on purpose). */
-const policySets = (ignore: readonly string[] = []) => inMoto.policySets(ec2, POLICY_ID, ignore);
-const slotsByInstance = (ignore: readonly string[] = []) => inMoto.slotsByInstance(ec2, POLICY_ID, ignore);
+const policySets = (ignore: readonly string[] = []) => inMoto.policySets(suite.ec2, POLICY_ID, ignore);
+const slotsByInstance = (ignore: readonly string[] = []) => inMoto.slotsByInstance(suite.ec2, POLICY_ID, ignore);
 
 /** Every snapshot of any of the given volumes, whoever made it. */
 async function snapshotsOfVolumes(volumeIds: string[]): Promise<Snapshot[]> {
-  const out = await ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: volumeIds }] }));
+  const out = await suite.ec2.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: volumeIds }] }));
   return out.Snapshots ?? [];
 }
 
@@ -158,27 +152,9 @@ async function inProcess<R>(run: () => Promise<R>): Promise<{ result: R; logs: L
 
 const outcomeStatuses = (report: RunReport) => Object.fromEntries(report.outcomes.map((o) => [o.instanceId, o.status]));
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startRecordingProxy(moto.endpoint);
-  ec2 = emulatorClient(moto.endpoint);
-  await assertImage(ec2);
-});
-
-afterAll(async () => {
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-
-afterEach(async () => {
-  await Promise.all(containers.splice(0).map((c) => c.stop()));
-});
 
 beforeEach(async () => {
-  await moto.reset();
   fleet = await seedFleet();
-  proxy.clear();
 });
 
 describe('snapshot run', () => {
@@ -199,7 +175,7 @@ describe('snapshot run', () => {
     expect(await slotsByInstance()).toEqual({ [fleet.web]: [SLOTS[0]], [fleet.db]: [SLOTS[0]], [fleet.batch]: [SLOTS[0]] });
     const untouched = [fleet.halfTagged, fleet.otherEnv, fleet.untagged, fleet.retired].flatMap((id) => fleet.volumes[id]);
     expect(await snapshotsOfVolumes(untouched)).toEqual([]);
-    expect(sorted(proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!)))
+    expect(sorted(suite.proxy.requests('CreateSnapshots').map((r) => r.params.get('InstanceSpecification.InstanceId')!)))
       .toEqual(sorted([fleet.web, fleet.db, fleet.batch]));
   });
 
@@ -209,7 +185,7 @@ describe('snapshot run', () => {
     const allPolicySnapshots = async () =>
       sorted([...(await policySets()).values()].flatMap((bySlot) => [...bySlot.values()].flat()).map((s) => s.SnapshotId!));
     const snapshotsAfterFirst = await allPolicySnapshots();
-    proxy.clear();
+    suite.proxy.clear();
 
     // A duplicated delivery of the same slot, in a new container (as a Lambda retry would be).
     const { result } = await invokeOnce<RunReport>('snapshot-run', { slot: SLOTS[0] });
@@ -217,7 +193,7 @@ describe('snapshot run', () => {
     expect(result.created).toBe(0);
     expect(result.alreadyDone).toBe(3);
     expect(outcomeStatuses(result)).toEqual({ [fleet.web]: 'already-done', [fleet.db]: 'already-done', [fleet.batch]: 'already-done' });
-    expect(proxy.requests('CreateSnapshots')).toHaveLength(0);
+    expect(suite.proxy.requests('CreateSnapshots')).toHaveLength(0);
     const snapshotsAfterSecond = await allPolicySnapshots();
     expect(snapshotsAfterSecond).toEqual(snapshotsAfterFirst);
     const reported = sorted(result.outcomes.flatMap((o) => o.snapshotIds ?? []));
@@ -274,7 +250,7 @@ describe('snapshot run', () => {
     expect(logs.filter((l) => l.event === 'plan-failed')).toEqual([]);
     expect(result.created).toBe(3);
     // What left the bundled handler: only db's request names a volume to leave out, and only the scratch one.
-    const sent = Object.fromEntries(proxy.requests('CreateSnapshots').map((r) => [r.params.get('InstanceSpecification.InstanceId'), r.params]));
+    const sent = Object.fromEntries(suite.proxy.requests('CreateSnapshots').map((r) => [r.params.get('InstanceSpecification.InstanceId'), r.params]));
     // EC2's query names for the list: ExcludeDataVolumeId.N (singular), as the SDK writes them.
     expect(sent[fleet.db].get('InstanceSpecification.ExcludeDataVolumeId.1')).toBe(fleet.dbScratch);
     expect(sent[fleet.db].has('InstanceSpecification.ExcludeDataVolumeId.2')).toBe(false);
@@ -296,13 +272,13 @@ describe('snapshot run', () => {
     const sets = await policySets();
     expect([...sets.keys()]).toEqual([fleet.db]);
     expect(sorted(sets.get(fleet.db)!.get(SLOTS[0])!.map((s) => s.VolumeId!))).toEqual(sorted([fleet.dbData, fleet.dbScratch]));
-    expect(proxy.requests('CreateSnapshots')).toHaveLength(1);
+    expect(suite.proxy.requests('CreateSnapshots')).toHaveLength(1);
   });
 
   test('reports an instance EC2 does not know as failed, tried once, while the rest of the batch gets its sets', async () => {
-    // The run's own code in this process (a fleet cannot hold an instance EC2 does not know), through the proxy.
+    // The run's own code in this process (a fleet cannot hold an instance EC2 does not know), through the suite.proxy.
     const config = readConfig(policyEnv());
-    const adapter = new Ec2Adapter(emulatorClient(proxy.endpoint), defaultBuckets());
+    const adapter = new Ec2Adapter(emulatorClient(suite.proxy.endpoint), defaultBuckets());
     const ghostId = 'i-0123456789abcdef0';
     const { result, logs } = await inProcess(async () => {
       const plan = await planRun(adapter, config, SLOTS[0]);
@@ -322,7 +298,7 @@ describe('snapshot run', () => {
       };
       // As an orchestrator would pass a batch: JSON, the unknown instance between known ones.
       const requests: PlannedSnapshot[] = JSON.parse(JSON.stringify([plan.requests[0], ghost, ...plan.requests.slice(1)]));
-      proxy.clear();
+      suite.proxy.clear();
       return sendPlanned(adapter, config, SLOTS[0], requests, Date.now() + 60_000);
     });
     adapter.client.destroy();
@@ -332,7 +308,7 @@ describe('snapshot run', () => {
       instanceId: ghostId, status: 'failed', error: `InvalidInstanceID.NotFound: The instance ID '${ghostId}' does not exist`, attempts: 1,
     });
     expect(await slotsByInstance()).toEqual({ [fleet.web]: [SLOTS[0]], [fleet.db]: [SLOTS[0]], [fleet.batch]: [SLOTS[0]] });
-    const toGhost = proxy.requests('CreateSnapshots').filter((r) => r.params.get('InstanceSpecification.InstanceId') === ghostId);
+    const toGhost = suite.proxy.requests('CreateSnapshots').filter((r) => r.params.get('InstanceSpecification.InstanceId') === ghostId);
     expect(toGhost.map((r) => r.status)).toEqual([400]);
     expect(logs.filter((l) => l.event === 'snapshot-failed').map((l) => l.instanceId)).toEqual([ghostId]);
   });
@@ -340,7 +316,7 @@ describe('snapshot run', () => {
   test.each(['plan', 'execute', 'all'])('refuses an event with phase %s, which it no longer takes, and creates nothing', async (phase) => {
     await expect(invokeOnce('snapshot-run', { slot: SLOTS[0], phase })).rejects.toThrow(
       `snapshot-run handler threw Error: runSnapshots takes no phase (it plans and sends a whole run), got phase "${phase}"`);
-    expect(proxy.requests('CreateSnapshots')).toHaveLength(0);
+    expect(suite.proxy.requests('CreateSnapshots')).toHaveLength(0);
   });
 
   test('a dry run reports every planned instance as dry-run and creates no snapshot', async () => {
@@ -354,7 +330,7 @@ describe('snapshot run', () => {
       sorted([fleet.web, fleet.db, fleet.batch]).map((instanceId) => ({ instanceId, status: 'dry-run', attempts: 1 })));
     expect(await snapshotsOfVolumes(Object.values(fleet.volumes).flat())).toEqual([]);
     // moto honours DryRun on CreateSnapshots: 412 DryRunOperation, as EC2 answers.
-    expect(proxy.requests('CreateSnapshots').map((r) => [r.params.get('DryRun'), r.status])).toEqual([
+    expect(suite.proxy.requests('CreateSnapshots').map((r) => [r.params.get('DryRun'), r.status])).toEqual([
       ['true', 412], ['true', 412], ['true', 412],
     ]);
   });
@@ -369,7 +345,7 @@ describe('retention clean-up', () => {
       const { result } = await snapshotter.invoke<RunReport>({ slot });
       expect(result).toMatchObject({ created: 3, failed: 0 });
     }
-    const snapshot = async (tags: Record<string, string>) => (await ec2.send(new CreateSnapshotCommand({
+    const snapshot = async (tags: Record<string, string>) => (await suite.ec2.send(new CreateSnapshotCommand({
       VolumeId: fleet.volumes[fleet.web][0],
       ...(Object.keys(tags).length > 0 ? { TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagList(tags) }] } : {}),
     }))).SnapshotId!;
@@ -382,7 +358,7 @@ describe('retention clean-up', () => {
       // This policy's id without a slot: a set the clean-up cannot place, so it must never delete it.
       unreadable: await snapshot({ 'snapshot-policy:id': POLICY_ID, 'snapshot-policy:instance-id': fleet.web }),
     };
-    proxy.clear();
+    suite.proxy.clear();
   });
 
   test('keeps exactly the two newest sets of each instance and deletes the snapshots of the others', async () => {
@@ -402,24 +378,29 @@ describe('retention clean-up', () => {
       unrecognized: [foreign.unreadable],
       unrecognizedCount: 1,
       untaggedInstanceIds: [],
+      duplicatesDeleted: 0,
+      // The slots are months old: no instance of the fleet has a recent set.
+      protectedInstances: 0,
+      unprotectedInstanceIds: sorted([fleet.web, fleet.db, fleet.batch]),
+      maxLatestSetAgeSeconds: expect.any(Number),
     });
     const newest = [SLOTS[2], SLOTS[3]];
     expect(await slotsByInstance([foreign.unreadable])).toEqual({ [fleet.web]: newest, [fleet.db]: newest, [fleet.batch]: newest });
     expect(expired).toHaveLength(10);
-    expect(sorted(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(sorted(expired));
-    expect(proxy.requests('DeleteSnapshot').every((r) => r.status === 200)).toBe(true);
+    expect(sorted(suite.proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId')!))).toEqual(sorted(expired));
+    expect(suite.proxy.requests('DeleteSnapshot').every((r) => r.status === 200)).toBe(true);
   });
 
   test('leaves snapshots without this policy id, of another policy, and of this policy without a slot untouched', async () => {
     const ids = [foreign.plain, foreign.otherPolicy, foreign.unreadable];
-    const before = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
+    const before = (await suite.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
 
     const { logs } = await invokeOnce<CleanupReport>('cleanup', {});
 
-    const after = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
+    const after = (await suite.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots!;
     expect(sorted(after.map((s) => s.SnapshotId!))).toEqual(sorted(ids));
     expect(after.map((s) => [s.SnapshotId, tagsOf(s)]).sort()).toEqual(before.map((s) => [s.SnapshotId, tagsOf(s)]).sort());
-    expect(proxy.requests('DeleteSnapshot').filter((r) => ids.includes(r.params.get('SnapshotId')!))).toEqual([]);
+    expect(suite.proxy.requests('DeleteSnapshot').filter((r) => ids.includes(r.params.get('SnapshotId')!))).toEqual([]);
     expect(logs.filter((l) => l.event === 'snapshots-unrecognized')).toEqual([expect.objectContaining({
       level: 'WARN', count: 1, reasons: { 'unreadable-slot': 1 }, snapshots: [{ snapshotId: foreign.unreadable, reason: 'unreadable-slot' }],
     })]);
@@ -427,7 +408,7 @@ describe('retention clean-up', () => {
 
   test('a clean-up out of time logs what it left and fails, so it is retried and the function\'s errors raise the alarm', async () => {
     const before = await policySets();
-    const adapter = new Ec2Adapter(emulatorClient(proxy.endpoint), defaultBuckets());
+    const adapter = new Ec2Adapter(emulatorClient(suite.proxy.endpoint), defaultBuckets());
     let thrown: unknown;
     // A deadline already past: every decided deletion is left unsent.
     const { logs } = await inProcess(async () => {
@@ -443,7 +424,7 @@ describe('retention clean-up', () => {
       notReached: 10,
       message: '10 of 10 snapshot deletions were not reached before the invocation\'s deadline; they are retried, and the next clean-up plans them again',
     });
-    expect(proxy.requests('DeleteSnapshot')).toEqual([]);
+    expect(suite.proxy.requests('DeleteSnapshot')).toEqual([]);
     expect(await policySets()).toEqual(before);
     expect(logs.filter((l) => l.event === 'snapshot-skipped')).toHaveLength(10);
     expect(logs.find((l) => l.event === 'cleanup-finished')).toMatchObject({ setsDeleted: 0, snapshotsSkippedCount: 10 });
@@ -464,10 +445,15 @@ describe('retention clean-up', () => {
       unrecognized: [foreign.unreadable],
       unrecognizedCount: 1,
       untaggedInstanceIds: [],
+      duplicatesDeleted: 0,
+      // The slots are months old: no instance of the fleet has a recent set.
+      protectedInstances: 0,
+      unprotectedInstanceIds: sorted([fleet.web, fleet.db, fleet.batch]),
+      maxLatestSetAgeSeconds: expect.any(Number),
     });
     expect(await policySets()).toEqual(before);
     const wouldDelete = logs.filter((l) => l.event === 'snapshot-would-delete').map((l) => l.snapshotId as string);
-    const sent = proxy.requests('DeleteSnapshot');
+    const sent = suite.proxy.requests('DeleteSnapshot');
     expect(sorted(wouldDelete)).toEqual(sorted(sent.map((r) => r.params.get('SnapshotId')!)));
     expect(wouldDelete).toHaveLength(10);
     // moto honours DryRun on DeleteSnapshot too.
@@ -475,7 +461,7 @@ describe('retention clean-up', () => {
   });
 
   test('deletes every set of an instance that lost a policy tag once its newest set is older than the orphan retention', async () => {
-    await ec2.send(new DeleteTagsCommand({ Resources: [fleet.batch], Tags: [{ Key: 'Env' }] }));
+    await suite.ec2.send(new DeleteTagsCommand({ Resources: [fleet.batch], Tags: [{ Key: 'Env' }] }));
 
     const { result, logs } = await invokeOnce<CleanupReport>('cleanup', {}, { ORPHAN_RETENTION_SECONDS: '86400' });
 
@@ -509,9 +495,9 @@ describe('restic-style rules over simulated days', () => {
     expect(result).toMatchObject({ setsKept: 15, setsDeleted: 45, snapshotsSkipped: [] });
 
     // A second clean-up finds nothing more to delete.
-    proxy.clear();
+    suite.proxy.clear();
     const again = await invokeOnce<CleanupReport>('cleanup', {}, rules);
     expect(again.result).toMatchObject({ setsKept: 15, setsDeleted: 0, snapshotsDeleted: 0 });
-    expect(proxy.requests('DeleteSnapshot')).toHaveLength(0);
+    expect(suite.proxy.requests('DeleteSnapshot')).toHaveLength(0);
   });
 });

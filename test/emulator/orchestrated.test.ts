@@ -640,6 +640,7 @@ describe('clean-up phases', () => {
         batch: ref.index,
         setsDeleted: sets.length,
         snapshotsDeleted: ref.size,
+        duplicatesDeleted: 0,
         setsHeld: 0,
         snapshotsSkipped: 0,
         skipped: [],
@@ -657,7 +658,7 @@ describe('clean-up phases', () => {
     proxy.clear();
     const { result: report, logs } = await invokeOnce({ phase: 'report-cleanup', slot: CLEANUP_SLOT, plan: asJson(plan), results: asJson(results) }, CLEANUP_ENV);
 
-    const totals = { setsDeleted: 10, snapshotsDeleted: 12, setsHeld: 0, snapshotsSkipped: 0 };
+    const totals = { setsDeleted: 10, snapshotsDeleted: 12, duplicatesDeleted: 0, setsHeld: 0, snapshotsSkipped: 0 };
     expect(report).toEqual({
       policyId: POLICY_ID,
       slot: CLEANUP_SLOT,
@@ -693,6 +694,7 @@ describe('clean-up phases', () => {
       batch: ref.index,
       setsDeleted: others.length,
       snapshotsDeleted: deletedIds.length,
+      duplicatesDeleted: 0,
       setsHeld: 1,
       snapshotsSkipped: 0,
       skipped: [],

@@ -3,31 +3,27 @@
 // backup, and an instance that loses the policy's tag. In each, nothing of the user's is deleted or skipped,
 // and what was found is reported. moto is reset and the fleet seeded again before every test.
 import {
-  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand, EC2Client,
+  AttachVolumeCommand, CreateSnapshotCommand, CreateVolumeCommand, DeleteTagsCommand, DescribeSnapshotsCommand,
 } from '@aws-sdk/client-ec2';
 import type { CleanupReport } from '../../lambda/runs/cleanup';
 import type { RunReport } from '../../lambda/runs/snapshot-run';
 import { Handler, Tag } from '../../lib/private/contract';
-import { assertImage, emulatorClient, emulatorEnv, launch, tagList } from '../support/emulator-ec2';
-import { LambdaContainer, LogLine, startContainer } from '../support/lambda-container';
-import { MotoServer, startMoto } from '../support/moto-server';
+import { emulatorEnv, launch, tagList } from '../support/emulator-ec2';
+import { emulatorSuite } from '../support/emulator-suite';
+import type { LogLine } from '../support/lambda-container';
 import { policySnapshotIds } from '../support/policy-sets';
-import { RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 import { setDescription } from '../support/set-marker';
 
 const POLICY_ID = 'trust-prod';
 const INSTANCE_TAGS = { Backup: 'nightly' };
 const SLOTS = ['2026-01-01T03:00:00Z', '2026-01-02T03:00:00Z', '2026-01-03T03:00:00Z'];
 
-let moto: MotoServer;
-let proxy: RecordingProxy;
-let ec2: EC2Client;
+const suite = emulatorSuite();
 let fleet: { web: string; webRoot: string; db: string; dbRoot: string; dbData: string; stranger: string };
-const containers: LambdaContainer[] = [];
 
 function env(overrides: Record<string, string>): Record<string, string> {
   return {
-    ...emulatorEnv(proxy.endpoint),
+    ...emulatorEnv(suite.proxy.endpoint),
     POLICY_ID,
     INSTANCE_TAGS: JSON.stringify(INSTANCE_TAGS),
     DESCRIPTION: 'nightly',
@@ -38,8 +34,7 @@ function env(overrides: Record<string, string>): Record<string, string> {
 }
 
 async function invoke<R>(name: 'snapshot-run' | 'cleanup', event: unknown, overrides: Record<string, string> = {}) {
-  const container = await startContainer(name === 'snapshot-run' ? Handler.SNAPSHOT_RUN : Handler.CLEANUP, env(overrides));
-  containers.push(container);
+  const container = await suite.container(name === 'snapshot-run' ? Handler.SNAPSHOT_RUN : Handler.CLEANUP, env(overrides));
   return container.invoke<R>(event);
 }
 
@@ -53,7 +48,7 @@ async function runSlots(slots: readonly string[], overrides: Record<string, stri
 
 /** A snapshot made by hand (not by a run), with the given tags and description. */
 async function handMade(volumeId: string, tags: Record<string, string>, description?: string): Promise<string> {
-  const out = await ec2.send(new CreateSnapshotCommand({
+  const out = await suite.ec2.send(new CreateSnapshotCommand({
     VolumeId: volumeId,
     Description: description,
     TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagList(tags) }],
@@ -64,32 +59,15 @@ async function handMade(volumeId: string, tags: Record<string, string>, descript
 const claims = (instanceId: string, slot: string) => ({ [Tag.POLICY_ID]: POLICY_ID, [Tag.INSTANCE_ID]: instanceId, [Tag.SLOT]: slot });
 const metricsOf = (logs: LogLine[]) => logs.find((l: any) => l._aws) as any;
 const exists = async (ids: string[]) =>
-  ((await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots ?? []).map((s) => s.SnapshotId!).sort();
+  ((await suite.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }))).Snapshots ?? []).map((s) => s.SnapshotId!).sort();
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startRecordingProxy(moto.endpoint);
-  ec2 = emulatorClient(moto.endpoint);
-  await assertImage(ec2);
-});
-
-afterAll(async () => {
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-
-afterEach(async () => {
-  await Promise.all(containers.splice(0).map((c) => c.stop()));
-});
 
 beforeEach(async () => {
-  await moto.reset();
-  const web = await launch(ec2, { ...INSTANCE_TAGS, Tier: 'web' });
-  const db = await launch(ec2, { ...INSTANCE_TAGS, Tier: 'db' });
-  const stranger = await launch(ec2, { Name: 'not in any fleet' });
-  const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 10 }));
-  await ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: db.instanceId, Device: '/dev/sdf' }));
+  const web = await launch(suite.ec2, { ...INSTANCE_TAGS, Tier: 'web' });
+  const db = await launch(suite.ec2, { ...INSTANCE_TAGS, Tier: 'db' });
+  const stranger = await launch(suite.ec2, { Name: 'not in any fleet' });
+  const volume = await suite.ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 10 }));
+  await suite.ec2.send(new AttachVolumeCommand({ VolumeId: volume.VolumeId!, InstanceId: db.instanceId, Device: '/dev/sdf' }));
   fleet = {
     web: web.instanceId,
     webRoot: web.rootVolumeId,
@@ -98,7 +76,6 @@ beforeEach(async () => {
     dbData: volume.VolumeId!,
     stranger: stranger.rootVolumeId,
   };
-  proxy.clear();
 });
 
 test('finding 1: a foreign snapshot given the policy\'s tags is kept and reported, never deleted', async () => {
@@ -108,7 +85,7 @@ test('finding 1: a foreign snapshot given the policy\'s tags is kept and reporte
   const { result, logs } = await invoke<CleanupReport>('cleanup', {});
 
   expect(await exists([foreign])).toEqual([foreign]);
-  expect(proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId'))).not.toContain(foreign);
+  expect(suite.proxy.requests('DeleteSnapshot').map((r) => r.params.get('SnapshotId'))).not.toContain(foreign);
   expect(result).toMatchObject({ setsDeleted: 2, unrecognized: [foreign], unrecognizedCount: 1 });
   expect(metricsOf(logs).SnapshotsUnrecognized).toBe(1);
   expect(logs.filter((l) => l.event === 'snapshots-unrecognized')).toEqual([expect.objectContaining({
@@ -121,26 +98,26 @@ test('finding 2: a forged slot from the future does not age out the real sets', 
   // three real sets expire.
   const within = { RETENTION: JSON.stringify({ withinSeconds: 2 * 86_400 }) };
   await runSlots(SLOTS, within);
-  const before = await policySnapshotIds(ec2, POLICY_ID);
+  const before = await policySnapshotIds(suite.ec2, POLICY_ID);
   const forged = await handMade(fleet.webRoot, claims(fleet.web, '2999-01-01T00:00:00Z'));
 
   const { result } = await invoke<CleanupReport>('cleanup', {}, within);
 
-  expect(proxy.requests('DeleteSnapshot')).toEqual([]);
+  expect(suite.proxy.requests('DeleteSnapshot')).toEqual([]);
   expect(result).toMatchObject({ setsKept: 6, setsDeleted: 0, unrecognized: [forged] });
   // Every real snapshot is still there, and so is the forged one: not the policy's to delete.
-  expect(await policySnapshotIds(ec2, POLICY_ID)).toEqual([...before, forged].sort());
+  expect(await policySnapshotIds(suite.ec2, POLICY_ID)).toEqual([...before, forged].sort());
 });
 
 test('finding 3: a policy sharing the id but not the selector deletes none of the other\'s sets and makes its own', async () => {
   await runSlots(SLOTS);
-  const fleetA = await policySnapshotIds(ec2, POLICY_ID);
+  const fleetA = await policySnapshotIds(suite.ec2, POLICY_ID);
   const policyB = { INSTANCE_TAGS: JSON.stringify({ Tier: 'web' }), RETENTION: JSON.stringify({ last: 1 }) };
 
   const { result: cleanup, logs } = await invoke<CleanupReport>('cleanup', {}, policyB);
 
-  expect(proxy.requests('DeleteSnapshot')).toEqual([]);
-  expect(await policySnapshotIds(ec2, POLICY_ID)).toEqual(fleetA);
+  expect(suite.proxy.requests('DeleteSnapshot')).toEqual([]);
+  expect(await policySnapshotIds(suite.ec2, POLICY_ID)).toEqual(fleetA);
   expect(cleanup).toMatchObject({ setsKept: 0, setsDeleted: 0, unrecognizedCount: fleetA.length });
   expect(logs.find((l) => l.event === 'snapshots-unrecognized')).toMatchObject({ reasons: { 'other-selector': fleetA.length } });
   // web is in both fleets: policy A's set for the slot is not policy B's.
@@ -165,8 +142,8 @@ test('finding 4: a forged or partial set for the slot does not suppress the inst
 
 test('finding 10: an instance that loses the policy\'s tag while it exists is reported untagged, its sets kept', async () => {
   await runSlots(SLOTS.slice(0, 2));
-  const before = await policySnapshotIds(ec2, POLICY_ID);
-  await ec2.send(new DeleteTagsCommand({ Resources: [fleet.web], Tags: [{ Key: 'Backup' }] }));
+  const before = await policySnapshotIds(suite.ec2, POLICY_ID);
+  await suite.ec2.send(new DeleteTagsCommand({ Resources: [fleet.web], Tags: [{ Key: 'Backup' }] }));
 
   // The slots are older than the default orphanRetention (90 days): a longer one keeps the sets for the check.
   const { result, logs } = await invoke<CleanupReport>('cleanup', {}, { ORPHAN_RETENTION_SECONDS: String(3650 * 86_400) });
@@ -176,5 +153,5 @@ test('finding 10: an instance that loses the policy\'s tag while it exists is re
   expect(logs.filter((l) => l.event === 'instance-untagged')).toEqual([
     expect.objectContaining({ level: 'WARN', instanceId: fleet.web, instanceTags: INSTANCE_TAGS }),
   ]);
-  expect(await policySnapshotIds(ec2, POLICY_ID)).toEqual(before);
+  expect(await policySnapshotIds(suite.ec2, POLICY_ID)).toEqual(before);
 });

@@ -1,7 +1,9 @@
 // A local HTTP proxy in front of the moto EC2 emulator that behaves like EC2 under load: it enforces
 // EC2's request token buckets per action family (scaled in time), answers throttled calls the way EC2
 // does, injects throttling and server faults at seeded rates, makes chosen instances vanish and chosen
-// snapshots be in use, and records every request so benchmarks and tests can count what was sent.
+// snapshots be in use, and records every request so benchmarks and tests can count what was sent. Late faults
+// let a CreateSnapshots reach moto (which makes the set) and then lose the answer: a 500, or a dropped
+// connection, as when EC2 did the work but the caller cannot know.
 import * as crypto from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
@@ -21,16 +23,19 @@ export function familyOf(action: string): ActionFamily | undefined {
   return undefined;
 }
 
-export type Fault = 'throttled' | 'injected-throttle' | 'injected-error' | 'vanished' | 'in-use';
+export type Fault = 'throttled' | 'injected-throttle' | 'injected-error' | 'late-error' | 'late-drop' | 'vanished' | 'in-use';
 
 /** The faults a test can plan for one request. */
-export type PlannedFault = 'injected-throttle' | 'injected-error';
+export type PlannedFault = 'injected-throttle' | 'injected-error' | 'late-error' | 'late-drop';
+
+/** Faults decided before moto sees the request, and after: a late fault's request has done its work. */
+const LATE_FAULTS: ReadonlySet<Fault> = new Set(['late-error', 'late-drop']);
 
 export interface RequestRecord {
   /** Milliseconds since the proxy started, when the request's body had arrived. */
   readonly atMs: number;
   readonly action: string;
-  /** HTTP status sent back (502 if moto could not be reached). */
+  /** HTTP status sent back (502 if moto could not be reached, 0 if the connection was dropped instead). */
   status: number;
   readonly instanceId?: string;
   readonly snapshotId?: string;
@@ -50,6 +55,8 @@ export interface ActionCounters {
   readonly serverErrors: number;
   /** 4xx answers. */
   readonly clientErrors: number;
+  /** Connections dropped without an answer. */
+  readonly dropped: number;
 }
 
 export interface FaultProxyOptions {
@@ -65,6 +72,16 @@ export interface FaultProxyOptions {
   readonly throttleRate?: number;
   /** Share of admitted requests answered with an injected InternalError (500). @default 0 */
   readonly serverErrorRate?: number;
+  /**
+   * Share of admitted CreateSnapshots requests that reach moto, which makes the set, and are then answered
+   * with an InternalError (500) instead of moto's answer. @default 0
+   */
+  readonly lateErrorRate?: number;
+  /**
+   * Share of admitted CreateSnapshots requests that reach moto, which makes the set, after which the client's
+   * connection is dropped without an answer. @default 0
+   */
+  readonly lateDropRate?: number;
   /** Seed of the fault draws; the same seed gives each request the same fault in every run. @default 1 */
   readonly seed?: number;
   /** CreateSnapshots for these instances answers 400 InvalidInstanceID.NotFound. */
@@ -87,7 +104,8 @@ export interface FaultProxy {
   markInUse(snapshotId: string): void;
   /**
    * The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot) gets an
-   * injected fault whatever the draws say: an InternalError unless `fault` says `injected-throttle`.
+   * injected fault whatever the draws say: an InternalError unless `fault` says otherwise (a late fault
+   * lets the request reach moto first).
    */
   failOnce(action: string, subjectId: string, fault?: PlannedFault): void;
   stop(): Promise<void>;
@@ -144,10 +162,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const timeScale = options.timeScale ?? 1;
   const throttleRate = options.throttleRate ?? 0;
   const serverErrorRate = options.serverErrorRate ?? 0;
+  const lateErrorRate = options.lateErrorRate ?? 0;
+  const lateDropRate = options.lateDropRate ?? 0;
   const seed = options.seed ?? 1;
   if (!(timeScale >= 0)) throw new Error(`timeScale must be 0 or more, got ${timeScale}`);
-  for (const [name, rate] of [['throttleRate', throttleRate], ['serverErrorRate', serverErrorRate]] as const) {
+  const rates = [['throttleRate', throttleRate], ['serverErrorRate', serverErrorRate], ['lateErrorRate', lateErrorRate], ['lateDropRate', lateDropRate]] as const;
+  for (const [name, rate] of rates) {
     if (!(rate >= 0 && rate <= 1)) throw new Error(`${name} must be between 0 and 1, got ${rate}`);
+  }
+  if (throttleRate + serverErrorRate + lateErrorRate + lateDropRate > 1) {
+    throw new Error(`fault rates must add up to 1 at most, got ${throttleRate + serverErrorRate + lateErrorRate + lateDropRate}`);
   }
   const vanished = new Set(options.vanishInstanceIds ?? []);
   const inUse = new Set(options.inUseSnapshotIds ?? []);
@@ -183,10 +207,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       planned.delete(subject);
       return plannedFault;
     }
-    if (family && (throttleRate > 0 || serverErrorRate > 0)) {
+    if (family && (throttleRate > 0 || serverErrorRate > 0 || lateErrorRate > 0 || lateDropRate > 0)) {
+      // Late faults take the shares after the early ones, so adding them changes no early fault's draw.
       const u = draw(`${seed}:${subject}:${n}`);
       if (u < throttleRate) return 'injected-throttle';
       if (u < throttleRate + serverErrorRate) return 'injected-error';
+      if (action === 'CreateSnapshots' && u < throttleRate + serverErrorRate + lateErrorRate) return 'late-error';
+      if (action === 'CreateSnapshots' && u < throttleRate + serverErrorRate + lateErrorRate + lateDropRate) return 'late-drop';
     }
     if (action === 'CreateSnapshots' && instanceId && vanished.has(instanceId)) return 'vanished';
     if (action === 'DeleteSnapshot' && snapshotId && inUse.has(snapshotId)) return 'in-use';
@@ -235,6 +262,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         path: req.url,
         headers: { ...req.headers, 'host': target.host, 'content-length': String(body.length) },
       }, (up) => {
+        if (record?.fault && LATE_FAULTS.has(record.fault)) {
+          // moto has done the work; its answer is thrown away.
+          up.resume();
+          if (record.fault === 'late-error') {
+            record.status = 500;
+            answer(res, 500, 'InternalError', 'An internal error has occurred.');
+          } else {
+            record.status = 0;
+            req.socket.destroy();
+          }
+          return;
+        }
         if (record) record.status = up.statusCode ?? 0;
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -274,9 +313,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 export function countRecords(records: readonly RequestRecord[]): Record<string, ActionCounters> {
   const out: Record<string, { -readonly [K in keyof ActionCounters]: number }> = {};
   for (const r of records) {
-    const c = out[r.action] ??= { requests: 0, ok: 0, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 0 };
+    const c = out[r.action] ??= { requests: 0, ok: 0, throttled: 0, bucketThrottled: 0, serverErrors: 0, clientErrors: 0, dropped: 0 };
     c.requests += 1;
-    if (r.status >= 200 && r.status < 300) {c.ok += 1;} else if (r.fault === 'throttled' || r.fault === 'injected-throttle') {
+    if (r.fault === 'late-drop') {c.dropped += 1;} else if (r.status >= 200 && r.status < 300) {c.ok += 1;} else if (r.fault === 'throttled' || r.fault === 'injected-throttle') {
       c.throttled += 1;
       if (r.fault === 'throttled') c.bucketThrottled += 1;
     } else if (r.status >= 500) {c.serverErrors += 1;} else if (r.status >= 400) {c.clientErrors += 1;}

@@ -323,12 +323,13 @@ describe('withoutHeldSets', () => {
 describe('deleteBatchResult', () => {
   test('counts deletions, held sets and skipped snapshots', () => {
     const result = deleteBatchResult(3, {
-      setsDeleted: 4, snapshotsDeleted: 9, snapshotsSkipped: [{ snapshotId: 'snap-1', error: 'InvalidSnapshot.InUse: used by ami-1' }],
+      setsDeleted: 4, snapshotsDeleted: 9, duplicatesDeleted: 2, snapshotsSkipped: [{ snapshotId: 'snap-1', error: 'InvalidSnapshot.InUse: used by ami-1' }],
     }, 2, 1234);
     expect(result).toEqual({
       batch: 3,
       setsDeleted: 4,
       snapshotsDeleted: 9,
+      duplicatesDeleted: 2,
       setsHeld: 2,
       snapshotsSkipped: 1,
       skipped: [{ snapshotId: 'snap-1', error: 'InvalidSnapshot.InUse: used by ami-1' }],
@@ -338,7 +339,7 @@ describe('deleteBatchResult', () => {
 
   test(`names at most ${MAX_REPORTED_FAILURES} skipped snapshots, each error cut to ${MAX_ERROR_CHARS} characters, and counts them all`, () => {
     const skipped = Array.from({ length: 50 }, (_, i) => ({ snapshotId: `snap-${i}`, error: 'x'.repeat(1000) }));
-    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, snapshotsSkipped: skipped }, 0, 0);
+    const result = deleteBatchResult(0, { setsDeleted: 0, snapshotsDeleted: 0, duplicatesDeleted: 0, snapshotsSkipped: skipped }, 0, 0);
     expect(result.snapshotsSkipped).toBe(50);
     expect(result.skipped).toHaveLength(MAX_REPORTED_FAILURES);
     expect(result.skipped.map((s) => s.snapshotId)).toEqual(skipped.slice(0, MAX_REPORTED_FAILURES).map((s) => s.snapshotId));
@@ -349,14 +350,15 @@ describe('deleteBatchResult', () => {
 describe('sumDeleteBatches', () => {
   test('adds every count up and concatenates the skipped snapshots in batch order', () => {
     const results: DeleteBatchResult[] = [
-      { batch: 0, setsDeleted: 5, snapshotsDeleted: 11, setsHeld: 0, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-a', error: 'e' }], durationMs: 10 },
-      { batch: 1, setsDeleted: 0, snapshotsDeleted: 0, setsHeld: 0, snapshotsSkipped: 40, skipped: [], durationMs: 0 },
-      { batch: 2, setsDeleted: 2, snapshotsDeleted: 4, setsHeld: 1, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-b', error: 'f' }], durationMs: 5 },
+      { batch: 0, setsDeleted: 5, snapshotsDeleted: 11, duplicatesDeleted: 1, setsHeld: 0, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-a', error: 'e' }], durationMs: 10 },
+      { batch: 1, setsDeleted: 0, snapshotsDeleted: 0, duplicatesDeleted: 0, setsHeld: 0, snapshotsSkipped: 40, skipped: [], durationMs: 0 },
+      { batch: 2, setsDeleted: 2, snapshotsDeleted: 4, duplicatesDeleted: 2, setsHeld: 1, snapshotsSkipped: 1, skipped: [{ snapshotId: 'snap-b', error: 'f' }], durationMs: 5 },
     ];
     expect(sumDeleteBatches(results)).toEqual({
       batches: 3,
       setsDeleted: 7,
       snapshotsDeleted: 15,
+      duplicatesDeleted: 3,
       setsHeld: 1,
       snapshotsSkipped: 42,
       skipped: [{ snapshotId: 'snap-a', error: 'e' }, { snapshotId: 'snap-b', error: 'f' }],
@@ -364,6 +366,8 @@ describe('sumDeleteBatches', () => {
   });
 
   test('adds nothing up to zeros', () => {
-    expect(sumDeleteBatches([])).toEqual({ batches: 0, setsDeleted: 0, snapshotsDeleted: 0, setsHeld: 0, snapshotsSkipped: 0, skipped: [] });
+    expect(sumDeleteBatches([])).toEqual({
+      batches: 0, setsDeleted: 0, snapshotsDeleted: 0, duplicatesDeleted: 0, setsHeld: 0, snapshotsSkipped: 0, skipped: [],
+    });
   });
 });

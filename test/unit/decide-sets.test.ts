@@ -294,6 +294,51 @@ describe('groupSets', () => {
     expect(sets.map((s) => s.snapshotIds)).toEqual([['snap-ok']]);
   });
 
+  describe('duplicates', () => {
+    const SLOT = '2026-01-02T03:00:00Z';
+    const of = (id: string, volumeId: string, startTime: string, state = 'completed', extra: Record<string, string> = {}) =>
+      ({ ...ours(id, 'i-a', SLOT, state, extra), volumeId, startTime });
+
+    test('keeps the oldest completed snapshot of each volume and sets the others of that volume apart', () => {
+      const { sets } = groupSets([
+        of('snap-root-2', 'vol-root', '2026-01-02T03:00:09.000Z'),
+        of('snap-root-1', 'vol-root', '2026-01-02T03:00:05.000Z'),
+        of('snap-data-1', 'vol-data', '2026-01-02T03:00:05.000Z'),
+        of('snap-data-2', 'vol-data', '2026-01-02T03:00:09.000Z', 'error'),
+        of('snap-data-3', 'vol-data', '2026-01-02T03:00:10.000Z', 'pending'),
+      ], OWNER);
+      expect(sets).toEqual([expect.objectContaining({
+        state: 'completed',
+        snapshotIds: ['snap-data-1', 'snap-data-3', 'snap-root-1'],
+        duplicateSnapshotIds: ['snap-data-2', 'snap-root-2'],
+      })]);
+    });
+
+    test('has no duplicates when each volume has one snapshot, and leaves the field out', () => {
+      const { sets } = groupSets([of('snap-1', 'vol-root', '2026-01-02T03:00:05.000Z'), of('snap-2', 'vol-data', '2026-01-02T03:00:05.000Z')], OWNER);
+      expect(sets[0]).not.toHaveProperty('duplicateSnapshotIds');
+      expect(sets[0].snapshotIds).toEqual(['snap-1', 'snap-2']);
+    });
+
+    test('sets nothing apart for a volume without a completed snapshot, whose snapshots decide the state', () => {
+      const { sets } = groupSets([
+        of('snap-1', 'vol-root', '2026-01-02T03:00:05.000Z', 'pending'),
+        of('snap-2', 'vol-root', '2026-01-02T03:00:09.000Z', 'error'),
+      ], OWNER);
+      expect(sets[0]).toMatchObject({ state: 'error', snapshotIds: ['snap-1', 'snap-2'] });
+      expect(sets[0]).not.toHaveProperty('duplicateSnapshotIds');
+    });
+
+    test('leaves a held set whole, duplicates included', () => {
+      const { sets } = groupSets([
+        of('snap-1', 'vol-root', '2026-01-02T03:00:05.000Z'),
+        of('snap-2', 'vol-root', '2026-01-02T03:00:09.000Z', 'completed', { 'legal-hold': 'case-1' }),
+      ], OWNER, 'legal-hold');
+      expect(sets[0]).toMatchObject({ held: true, state: 'completed', snapshotIds: ['snap-1', 'snap-2'] });
+      expect(sets[0]).not.toHaveProperty('duplicateSnapshotIds');
+    });
+  });
+
   // Findings 1 and 2 of the trust review: tags forged onto a foreign snapshot, and a slot from the future.
   test('sets aside snapshots that carry the policy\'s tags but are not its sets, with the reason', () => {
     const foreign = { ...ours('snap-foreign', 'i-dead', '2020-01-01T00:00:00Z'), description: 'my own AMI backup' };

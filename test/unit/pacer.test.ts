@@ -1,6 +1,6 @@
 // Unit tests of the pacer (lambda/pacer.ts) on a virtual clock with a fake token bucket, and of the error
 // classification it relies on (lambda/errors.ts).
-import { errorCode, errorMessage, isRetryable } from '../../lambda/support/errors';
+import { errorCode, errorMessage, isAmbiguous, isRetryable, isThrottling } from '../../lambda/support/errors';
 import { defaultBackoffMs, PacedResult, PacerOptions, runPaced } from '../../lambda/support/pacer';
 import { TokenBucket } from '../../lambda/support/rate-limiter';
 import { VirtualClock } from '../support/virtual-clock';
@@ -8,7 +8,9 @@ import { VirtualClock } from '../support/virtual-clock';
 /** A bucket that never makes anyone wait unless told to, and counts the tokens taken. */
 class FakeBucket {
   taken = 0;
-  drained = 0;
+  /** When each throttled request the bucket was told of had been sent. */
+  throttledSentAt: number[] = [];
+  admissions = 0;
   constructor(private readonly delay = 0) {}
   delayMs(): number {
     return this.delay;
@@ -16,8 +18,11 @@ class FakeBucket {
   async take(): Promise<void> {
     this.taken += 1;
   }
-  drain(): void {
-    this.drained += 1;
+  throttled(sentAt: number): void {
+    this.throttledSentAt.push(sentAt);
+  }
+  admitted(): void {
+    this.admissions += 1;
   }
 }
 
@@ -38,7 +43,7 @@ function setup(overrides: Partial<PacerOptions> = {}, bucket = new FakeBucket())
 }
 
 async function run<T, R>(clock: VirtualClock, items: T[], call: (item: T) => Promise<R>, options: PacerOptions): Promise<Array<PacedResult<R>>> {
-  const done = runPaced(items, call, options);
+  const done = runPaced(items, call, options as PacerOptions<T, R>);
   await clock.run();
   return done;
 }
@@ -126,7 +131,7 @@ describe('runPaced', () => {
     expect(backoff.mock.calls).toEqual([[1, THROTTLED], [2, THROTTLED]]);
     expect(bucket.taken).toBe(3);
     // Each throttling answer empties the local bucket, to fall back in step with the server's.
-    expect(bucket.drained).toBe(2);
+    expect(bucket.throttledSentAt.length).toBe(2);
   });
 
   test('does not empty the bucket for errors that are not throttling', async () => {
@@ -135,34 +140,62 @@ describe('runPaced', () => {
       throw Object.assign(new Error('boom'), { name: 'InternalError' });
     }, options);
     expect(bucket.taken).toBe(2);
-    expect(bucket.drained).toBe(0);
+    expect(bucket.throttledSentAt.length).toBe(0);
   });
 
   test('gives up a retryable error after maxAttempts and reports the last error', async () => {
     const { clock, bucket, options } = setup({ maxAttempts: 4 });
     const call = jest.fn(async () => {
-      throw THROTTLED;
+      throw ec2Error('InternalError', 'An internal error has occurred.', 500);
     });
     const results = await run(clock, ['i-a'], call, options);
     expect(results).toEqual([{
-      status: 'failed', code: 'RequestLimitExceeded', error: 'RequestLimitExceeded: Request limit exceeded.', attempts: 4,
+      status: 'failed', code: 'InternalError', error: 'InternalError: An internal error has occurred.', attempts: 4,
     }]);
     expect(call).toHaveBeenCalledTimes(4);
     expect(bucket.taken).toBe(4);
   });
 
   test.each([
-    ['RequestLimitExceeded'],
     ['SnapshotCreationPerVolumeRateExceeded'],
     ['ConcurrentSnapshotLimitExceeded'],
     ['InternalError'],
-  ])('retries %s', async (code) => {
+  ])('retries %s up to maxAttempts', async (code) => {
     const { clock, options } = setup({ maxAttempts: 2 });
     const call = jest.fn(async () => {
       throw { name: code, message: 'try again' };
     });
     const results = await run(clock, ['i-a'], call, options);
     expect(results).toEqual([{ status: 'failed', code, error: `${code}: try again`, attempts: 2 }]);
+  });
+
+  test('a throttled attempt does not use up one of the item\'s attempts', async () => {
+    const { clock, bucket, options } = setup({ maxAttempts: 2, backoffMs: () => 1000 });
+    let calls = 0;
+    const results = await run(clock, ['i-a'], async () => {
+      calls += 1;
+      if (calls <= 6) throw THROTTLED;
+      if (calls === 7) throw ec2Error('InternalError', 'boom', 500);
+      return 'snap-set';
+    }, options);
+    // Six refusals and one real error: with two attempts allowed, the eighth call is still made.
+    expect(results).toEqual([{ status: 'ok', value: 'snap-set', attempts: 8 }]);
+    expect(bucket.throttledSentAt).toEqual([0, 1000, 2000, 3000, 4000, 5000].map((t) => START + t));
+    // The 500 and the success were admitted by the server; refusals were not.
+    expect(bucket.admissions).toBe(2);
+  });
+
+  test('keeps trying a throttled item while the run has time, then reports the throttling', async () => {
+    const { clock, bucket, options } = setup({ maxAttempts: 2, deadline: START + 10_500, backoffMs: () => 1000 });
+    const results = await run(clock, ['i-a'], async () => {
+      throw THROTTLED;
+    }, options);
+    expect(results).toEqual([{
+      status: 'failed', code: 'RequestLimitExceeded', error: 'RequestLimitExceeded: Request limit exceeded.', attempts: 11,
+    }]);
+    // Calls at 0, 1 s, ... 10 s; the next would start at 11 s, after the deadline.
+    expect(bucket.taken).toBe(11);
+    expect(clock.now()).toBe(START + 10_000);
   });
 
   test.each([
@@ -270,8 +303,177 @@ describe('runPaced', () => {
     }, { bucket, clock, concurrency: 3, deadline: START + 60_000, maxAttempts: 3, backoffMs: () => 0 });
     await clock.run();
     expect((await done).map((r) => r.attempts)).toEqual([1, 2, 1]);
-    // a and b take the burst; c waits for the first refilled token, b's retry for the second.
-    expect(startedAt).toEqual([['a', 0], ['b', 0], ['c', 1000], ['b', 2000]]);
+    // a and b take the burst; b's throttling lowers the refill rate to 0.7/s, so c waits for the first token
+    // refilled at that rate, b's retry for the second.
+    expect(startedAt.map(([id]) => id)).toEqual(['a', 'b', 'c', 'b']);
+    const times = startedAt.map(([, t]) => t);
+    expect(times[0]).toBe(0);
+    expect(times[1]).toBe(0);
+    expect(times[2]).toBeCloseTo(1000 / 0.7, 6);
+    expect(times[3]).toBeCloseTo(2000 / 0.7, 6);
+  });
+});
+
+describe('runPaced after an ambiguous failure', () => {
+  const internalError = () => ec2Error('InternalError', 'An internal error has occurred.', 500);
+
+  test('takes the work found done by the check as the result, without sending the call again', async () => {
+    const resolveAmbiguous = jest.fn(async (id: unknown) => [`snap-of-${String(id)}`]);
+    const { clock, bucket, options } = setup({ resolveAmbiguous });
+    const call = jest.fn(async (): Promise<string[]> => {
+      throw internalError();
+    });
+    const results = await run(clock, ['i-a'], call, options);
+    expect(results).toEqual([{ status: 'ok', value: ['snap-of-i-a'], attempts: 1, foundByCheck: true }]);
+    expect(call).toHaveBeenCalledTimes(1);
+    expect(resolveAmbiguous).toHaveBeenCalledWith('i-a', expect.objectContaining({ name: 'InternalError' }));
+    expect(bucket.taken).toBe(1);
+  });
+
+  test('sends the call again once the check says it was not carried out', async () => {
+    const order: string[] = [];
+    const { clock, options } = setup({
+      resolveAmbiguous: async () => {
+        order.push('check');
+        return undefined;
+      },
+    });
+    const results = await run(clock, ['i-a'], async () => {
+      order.push('call');
+      if (order.length === 1) throw internalError();
+      return 'snap-set';
+    }, options);
+    expect(results).toEqual([{ status: 'ok', value: 'snap-set', attempts: 2 }]);
+    expect(order).toEqual(['call', 'check', 'call']);
+  });
+
+  test.each([
+    ['a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ['a timeout', { name: 'TimeoutError', message: 'timed out' }],
+    ['an unknown 5xx', ec2Error('SomeNewFault', 'x', 502)],
+    ['ServiceUnavailable', ec2Error('ServiceUnavailable', 'x', 503)],
+  ])('checks before retrying after %s', async (_name, error) => {
+    const resolveAmbiguous = jest.fn(async () => 'found');
+    const { clock, options } = setup({ resolveAmbiguous });
+    const call = jest.fn(async () => {
+      throw error;
+    });
+    expect(await run(clock, ['i-a'], call, options)).toEqual([{ status: 'ok', value: 'found', attempts: 1, foundByCheck: true }]);
+    expect(resolveAmbiguous).toHaveBeenCalledTimes(1);
+  });
+
+  test.each([
+    ['throttling', THROTTLED],
+    ['a per-volume rate refusal', ec2Error('SnapshotCreationPerVolumeRateExceeded', 'x', 400)],
+    ['a concurrent snapshot refusal', ec2Error('ConcurrentSnapshotLimitExceeded', 'x', 400)],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+  ])('retries %s without a check: the request was not carried out', async (_name, error) => {
+    const resolveAmbiguous = jest.fn(async () => 'found');
+    const { clock, options } = setup({ resolveAmbiguous });
+    let calls = 0;
+    const results = await run(clock, ['i-a'], async () => {
+      calls += 1;
+      if (calls === 1) throw error;
+      return 'sent';
+    }, options);
+    expect(results).toEqual([{ status: 'ok', value: 'sent', attempts: 2 }]);
+    expect(resolveAmbiguous).not.toHaveBeenCalled();
+  });
+
+  test('does not check after a client error, which is not retried', async () => {
+    const resolveAmbiguous = jest.fn(async () => 'found');
+    const { clock, options } = setup({ resolveAmbiguous });
+    const results = await run(clock, ['i-a'], async () => {
+      throw ec2Error('InvalidInstanceID.NotFound', 'gone', 400);
+    }, options);
+    expect(results).toEqual([{ status: 'failed', code: 'InvalidInstanceID.NotFound', error: 'InvalidInstanceID.NotFound: gone', attempts: 1 }]);
+    expect(resolveAmbiguous).not.toHaveBeenCalled();
+  });
+
+  test('a check that cannot tell is asked again after a backoff, and counts as an attempt', async () => {
+    let checks = 0;
+    const { clock, options } = setup({
+      maxAttempts: 5,
+      backoffMs: () => 700,
+      resolveAmbiguous: async () => {
+        checks += 1;
+        if (checks < 3) throw new Error('DescribeSnapshots failed');
+        return 'found';
+      },
+    });
+    const call = jest.fn(async () => {
+      throw internalError();
+    });
+    const results = await run(clock, ['i-a'], call, options);
+    expect(results).toEqual([{ status: 'ok', value: 'found', attempts: 1, foundByCheck: true }]);
+    expect(call).toHaveBeenCalledTimes(1);
+    expect(clock.now()).toBe(START + 1400);
+  });
+
+  test('gives up when checks keep failing, with the call\'s own error, never sending it again unchecked', async () => {
+    const { clock, options } = setup({
+      maxAttempts: 3,
+      resolveAmbiguous: async () => {
+        throw new Error('DescribeSnapshots failed');
+      },
+    });
+    const call = jest.fn(async () => {
+      throw internalError();
+    });
+    const results = await run(clock, ['i-a'], call, options);
+    expect(results).toEqual([{ status: 'failed', code: 'InternalError', error: 'InternalError: An internal error has occurred.', attempts: 1 }]);
+    expect(call).toHaveBeenCalledTimes(1);
+  });
+
+  test('checks after the last allowed attempt too: found work is a success, absent work a failure', async () => {
+    const found = setup({ maxAttempts: 1, resolveAmbiguous: async () => 'found' });
+    const failing = async (): Promise<string> => {
+      throw internalError();
+    };
+    expect(await run(found.clock, ['i-a'], failing, found.options)).toEqual([{ status: 'ok', value: 'found', attempts: 1, foundByCheck: true }]);
+    const absent = setup({ maxAttempts: 1, resolveAmbiguous: async () => undefined });
+    const call = jest.fn(failing);
+    expect(await run(absent.clock, ['i-a'], call, absent.options)).toEqual([
+      { status: 'failed', code: 'InternalError', error: 'InternalError: An internal error has occurred.', attempts: 1 },
+    ]);
+    expect(call).toHaveBeenCalledTimes(1);
+  });
+
+  test('an item waiting for its check or its backoff gives its place in flight to the next item', async () => {
+    const { clock, options } = setup({
+      concurrency: 1,
+      backoffMs: () => 10_000,
+      resolveAmbiguous: async () => {
+        await clock.sleep(10_000);
+        return undefined;
+      },
+    });
+    const calls: Array<[string, number]> = [];
+    const results = await run(clock, ['a', 'b', 'c'], async (id) => {
+      calls.push([id, clock.now() - START]);
+      await clock.sleep(100);
+      if (calls.filter(([c]) => c === id).length === 1 && id !== 'c') throw id === 'a' ? internalError() : THROTTLED;
+      return id;
+    }, options);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    // b and c are sent while a waits for its check (from 100 ms) and b for its backoff (from 200 ms).
+    expect(calls).toEqual([['a', 0], ['b', 100], ['c', 200], ['a', 10_100], ['b', 10_200]]);
+  });
+
+  test('does not send the call again when the check answers after the deadline', async () => {
+    const { clock, options } = setup({
+      deadline: START + 5000,
+      resolveAmbiguous: async () => {
+        await clock.sleep(6000);
+        return undefined;
+      },
+    });
+    const call = jest.fn(async () => {
+      throw internalError();
+    });
+    const results = await run(clock, ['i-a'], call, options);
+    expect(results.map((r) => r.status)).toEqual(['failed']);
+    expect(call).toHaveBeenCalledTimes(1);
   });
 });
 
@@ -351,6 +553,30 @@ describe('error classification', () => {
   ])('an error of unknown code with HTTP status %d is retryable: %s', (status, expected) => {
     expect(isRetryable({ name: 'SomeNewError', $metadata: { httpStatusCode: status } })).toBe(expected);
     expect(isRetryable(ec2Error('SomeNewError', 'x', status))).toBe(expected);
+  });
+
+  test.each([
+    ['InternalError', { name: 'InternalError', $metadata: { httpStatusCode: 500 } }, true],
+    ['an unknown 5xx', { name: 'SomeNewFault', $metadata: { httpStatusCode: 502 } }, true],
+    ['ServiceUnavailable', { name: 'ServiceUnavailable' }, true],
+    ['TimeoutError', { name: 'TimeoutError' }, true],
+    ['ECONNRESET', { code: 'ECONNRESET' }, true],
+    ['EPIPE', { code: 'EPIPE' }, true],
+    ['RequestLimitExceeded', THROTTLED, false],
+    ['SnapshotCreationPerVolumeRateExceeded', { name: 'SnapshotCreationPerVolumeRateExceeded' }, false],
+    ['ConcurrentSnapshotLimitExceeded', { name: 'ConcurrentSnapshotLimitExceeded' }, false],
+    ['ECONNREFUSED', { code: 'ECONNREFUSED' }, false],
+    ['EAI_AGAIN', { code: 'EAI_AGAIN' }, false],
+    ['a client error', { name: 'InvalidParameterValue', $metadata: { httpStatusCode: 400 } }, false],
+  ])('%s is ambiguous (the request may have been carried out): %s', (_name, error, expected) => {
+    expect(isAmbiguous(error)).toBe(expected);
+  });
+
+  test.each([
+    ['RequestLimitExceeded', true], ['Throttling', true], ['ThrottlingException', true],
+    ['SnapshotCreationPerVolumeRateExceeded', false], ['InternalError', false],
+  ])('%s is throttling: %s', (code, expected) => {
+    expect(isThrottling({ name: code })).toBe(expected);
   });
 
   test('an error without a code or a status is not retryable', () => {

@@ -1,6 +1,6 @@
 // Unit tests of the token bucket (lambda/rate-limiter.ts) on a virtual clock: the burst, the refill rate,
 // first-come first-served waiting, the delay it predicts, and its validation.
-import { TokenBucket } from '../../lambda/support/rate-limiter';
+import { MIN_RATE_SHARE, RATE_DECREASE_FACTOR, RATE_INCREASE_SHARE, TokenBucket } from '../../lambda/support/rate-limiter';
 import { VirtualClock } from '../support/virtual-clock';
 
 /** Starts `take()` for each name at the clock's current time and records when each one got its token. */
@@ -140,6 +140,78 @@ describe('TokenBucket', () => {
       for (let i = 0; i < 5; i++) void bucket.take();
       expect(bucket.delayMs()).toBe(1_000_000);
       expect([bucket.capacity, bucket.refillPerSecond]).toEqual([5, 0.001]);
+    });
+  });
+
+  describe('adaptive rate', () => {
+    test('a throttling answer empties the bucket and lowers the refill rate by the decrease factor', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(10, 5, clock);
+      await bucket.take();
+      bucket.throttled(clock.now());
+      expect(bucket.currentRatePerSecond).toBeCloseTo(5 * RATE_DECREASE_FACTOR, 9);
+      // One token at 3.5/s takes 286 ms, where the configured 5/s would take 200 ms.
+      expect(bucket.delayMs()).toBeCloseTo(1000 / (5 * RATE_DECREASE_FACTOR), 6);
+    });
+
+    test('lowers the rate once per round: a throttled request sent before the last decrease says nothing new', () => {
+      const clock = new VirtualClock(1000);
+      const bucket = new TokenBucket(10, 5, clock);
+      const sentBefore = clock.now();
+      clock.advance(10);
+      bucket.throttled(clock.now());
+      const once = bucket.currentRatePerSecond;
+      bucket.throttled(sentBefore);
+      expect(bucket.currentRatePerSecond).toBe(once);
+      clock.advance(10);
+      bucket.throttled(clock.now());
+      expect(bucket.currentRatePerSecond).toBeCloseTo(5 * RATE_DECREASE_FACTOR ** 2, 9);
+    });
+
+    test('never goes below its floor, however often it is throttled', () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(10, 5, clock);
+      for (let i = 0; i < 100; i++) {
+        clock.advance(1);
+        bucket.throttled(clock.now());
+      }
+      expect(bucket.currentRatePerSecond).toBeCloseTo(5 * MIN_RATE_SHARE, 9);
+    });
+
+    test('each admitted request raises the rate by a share of the configured rate, never above it', () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(10, 5, clock);
+      bucket.admitted();
+      expect(bucket.currentRatePerSecond).toBe(5);
+      bucket.throttled(clock.now());
+      bucket.admitted();
+      bucket.admitted();
+      expect(bucket.currentRatePerSecond).toBeCloseTo(5 * RATE_DECREASE_FACTOR + 2 * 5 * RATE_INCREASE_SHARE, 9);
+      for (let i = 0; i < 10_000; i++) bucket.admitted();
+      expect(bucket.currentRatePerSecond).toBe(5);
+    });
+
+    test('a lower rate applies at once to callers already waiting, in their order', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(1, 1, clock);
+      const served: Array<[string, number]> = [];
+      const done = takeAll(bucket, clock, ['a', 'b', 'c'], served);
+      // a takes the only token; b and c wait. The server refuses a's request at once: 0.7/s from now on.
+      bucket.throttled(clock.now());
+      await clock.run();
+      await Promise.all(done);
+      expect(served.map(([name]) => name)).toEqual(['a', 'b', 'c']);
+      expect(served[1][1]).toBeCloseTo(1000 / RATE_DECREASE_FACTOR, 6);
+      expect(served[2][1]).toBeCloseTo(2000 / RATE_DECREASE_FACTOR, 6);
+    });
+
+    test('restores the configured rate after enough admitted requests, so the burst refills as before', async () => {
+      const clock = new VirtualClock();
+      const bucket = new TokenBucket(2, 2, clock);
+      bucket.throttled(clock.now());
+      for (let i = 0; i < 1000; i++) bucket.admitted();
+      bucket.drain();
+      expect(bucket.delayMs()).toBe(500);
     });
   });
 });
