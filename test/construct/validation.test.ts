@@ -1,4 +1,4 @@
-// Construct tests of the synth-time checks added for issue 11: the legal hold tag, instance tags the filter
+// Construct tests of the synth-time checks that keep a careless or hostile prop out: the legal hold tag, instance tags the filter
 // and IAM can use, schedules and time zones, the functions' environment against Lambda's 4 KB, unique
 // policy ids in an app, the warnings about schedules, and the scheduler role's trust policy.
 import {
@@ -18,7 +18,7 @@ function attempt(props: Partial<SnapshotPolicyProps>, stack = newStack()): () =>
   return () => new SnapshotPolicy(stack, 'Nightly', { instanceTags: INSTANCE_TAGS, ...props });
 }
 
-describe('validation of issue 11', () => {
+describe('validation of the hold tag, instance tags and schedules', () => {
   const expression = scheduler.ScheduleExpression.expression;
 
   test.each<[string, Partial<SnapshotPolicyProps>, string]>([

@@ -78,7 +78,8 @@ beforeEach(async () => {
   };
 });
 
-test('finding 1: a foreign snapshot given the policy\'s tags is kept and reported, never deleted', async () => {
+// Finding 1 of the trust review.
+test('a foreign snapshot given the policy\'s tags is kept and reported, never deleted', async () => {
   await runSlots(SLOTS);
   const foreign = await handMade(fleet.stranger, claims('i-0000000000000dead', '2020-01-01T00:00:00Z'), 'someone else\'s backup');
 
@@ -93,7 +94,8 @@ test('finding 1: a foreign snapshot given the policy\'s tags is kept and reporte
   })]);
 });
 
-test('finding 2: a forged slot from the future does not age out the real sets', async () => {
+// Finding 2 of the trust review.
+test('a forged slot from the future does not age out the real sets', async () => {
   // maxAge(2 days) keeps every set within 2 days of the instance's newest: a set of 2999 would make all
   // three real sets expire.
   const within = { RETENTION: JSON.stringify({ withinSeconds: 2 * 86_400 }) };
@@ -109,7 +111,8 @@ test('finding 2: a forged slot from the future does not age out the real sets', 
   expect(await policySnapshotIds(suite.ec2, POLICY_ID)).toEqual([...before, forged].sort());
 });
 
-test('finding 3: a policy sharing the id but not the selector deletes none of the other\'s sets and makes its own', async () => {
+// Finding 3 of the trust review.
+test('a policy sharing the id but not the selector deletes none of the other\'s sets and makes its own', async () => {
   await runSlots(SLOTS);
   const fleetA = await policySnapshotIds(suite.ec2, POLICY_ID);
   const policyB = { INSTANCE_TAGS: JSON.stringify({ Tier: 'web' }), RETENTION: JSON.stringify({ last: 1 }) };
@@ -125,7 +128,8 @@ test('finding 3: a policy sharing the id but not the selector deletes none of th
   expect(run.outcomes.map((o) => [o.instanceId, o.status])).toEqual([[fleet.web, 'created']]);
 });
 
-test('finding 4: a forged or partial set for the slot does not suppress the instance\'s backup', async () => {
+// Finding 4 of the trust review.
+test('a forged or partial set for the slot does not suppress the instance\'s backup', async () => {
   // Tags alone, on a snapshot of web's volume; and for db, a marked snapshot of only one of its two volumes.
   await handMade(fleet.webRoot, claims(fleet.web, SLOTS[0]));
   await handMade(fleet.dbRoot, claims(fleet.db, SLOTS[0]), setDescription(POLICY_ID, INSTANCE_TAGS, fleet.db, SLOTS[0], 'nightly'));
@@ -140,7 +144,8 @@ test('finding 4: a forged or partial set for the slot does not suppress the inst
   expect(again).toMatchObject({ created: 0, alreadyDone: 2 });
 });
 
-test('finding 10: an instance that loses the policy\'s tag while it exists is reported untagged, its sets kept', async () => {
+// Finding 10 of the trust review.
+test('an instance that loses the policy\'s tag while it exists is reported untagged, its sets kept', async () => {
   await runSlots(SLOTS.slice(0, 2));
   const before = await policySnapshotIds(suite.ec2, POLICY_ID);
   await suite.ec2.send(new DeleteTagsCommand({ Resources: [fleet.web], Tags: [{ Key: 'Backup' }] }));

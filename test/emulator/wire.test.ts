@@ -276,6 +276,44 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     mock.restore();
   });
 
+  test('the clean-up\'s summary line lists at most 100 skipped snapshots and counts them all, far under CloudWatch\'s 256 KB', async () => {
+    const client = new EC2Client({ region: 'us-east-1' });
+    const mock = mockClient(client);
+    // 4,000 expired one-snapshot sets, every deletion refused: the summary once grew by each of them.
+    const slots = Array.from({ length: 4001 }, (_, i) => new Date(Date.UTC(2015, 0, 1) + i * 3_600_000).toISOString().replace('.000', ''));
+    mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    mock.on(DescribeSnapshotsCommand).resolves({
+      Snapshots: slots.map((slot, i) => ({
+        SnapshotId: `snap-${String(i).padStart(17, '0')}`,
+        State: 'completed' as const,
+        StartTime: new Date(Date.parse(slot) + 60_000),
+        Description: setDescription('p', { Backup: 'nightly' }, 'i-1', slot),
+        Tags: tagList({ 'snapshot-policy:id': 'p', 'snapshot-policy:instance-id': 'i-1', 'snapshot-policy:slot': slot }),
+      })),
+    });
+    mock.on(DeleteSnapshotCommand).rejects(ec2Error('InvalidSnapshot.InUse', 'The snapshot is currently in use by ami-0123456789abcdef0', 400));
+    const config = readConfig({
+      POLICY_ID: 'p',
+      INSTANCE_TAGS: '{"Backup":"nightly"}',
+      RETENTION: '{"last":1}',
+      ORPHAN_RETENTION_SECONDS: String(36_500 * 86_400),
+      MUTATE_BURST: '10000',
+      MUTATE_RATE_PER_SECOND: '10000',
+      CONCURRENCY: '64',
+    });
+    const lines: string[] = [];
+    for (const spy of silence) spy.mockImplementation((line: unknown) => { lines.push(String(line)); });
+
+    const report = await cleanup(new Ec2Adapter(client, defaultBuckets(10_000, 10_000)), config, new Date('2026-01-10T00:00:00Z'), Date.now() + 60_000);
+
+    expect(report.snapshotsSkipped).toHaveLength(4000);
+    const summary = lines.find((l) => l.includes('"cleanup-finished"'))!;
+    expect(JSON.parse(summary)).toMatchObject({ snapshotsSkippedCount: 4000 });
+    expect(JSON.parse(summary).snapshotsSkipped).toHaveLength(100);
+    expect(Buffer.byteLength(summary)).toBeLessThan(32 * 1024);
+    mock.restore();
+  });
+
   function regionRequest() {
     return planSnapshots({
       slot: SLOT,
