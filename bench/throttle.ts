@@ -6,10 +6,12 @@
 // CreateSnapshots bucket at 20 burst and 2/s, the account's 5/s shared with other tools, and 10 % injected
 // 500s) and `amb500` (10 % of CreateSnapshots reach moto, which makes the set, and are answered with a 500),
 // each with a summary line: calls against the bound, time against the bucket's limit, lost and duplicated
-// instances, throttled share. Run: npx ts-node --transpile-only bench/throttle.ts
+// instances, throttled share, and a line of where the execute phase's time went (time.ts). Run:
+// npx ts-node --transpile-only bench/throttle.ts
 //
 // Knobs (environment): BENCH_SIZES=100,500,2000  BENCH_TIME_SCALE=10  BENCH_FAULT_SIZE=<largest size>
 // BENCH_SHARED_SIZE=500 (0: no shared and amb500 cases)
+// BENCH_CASES=limited,baseline,faults,shared,amb500 (the cases to run; only the fleet sizes they need are seeded)
 // BENCH_SDK_MAX_ATTEMPTS=1 (attempts of the client that sends CreateSnapshots; the handlers use 1, so that
 // every retry goes through the paced loop and takes a token: 3 shows what SDK retries do to the bucket)
 import {
@@ -21,9 +23,10 @@ import {
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { FLEET_TAG, growFleet, SEED_CHUNK } from './fleet';
 import { Ec2Adapter } from '../lambda/adapters/ec2';
-import { INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/logic/model';
+import { CreateSnapshotsParams, INSTANCE_ID_TAG, InstanceOutcome, POLICY_ID_TAG, SLOT_TAG } from '../lambda/logic/model';
 import { executeRequests, planErrorOutcomes, planRun } from '../lambda/runs/snapshot-run';
 import { readConfig } from '../lambda/support/config';
+import { isAmbiguous } from '../lambda/support/errors';
 import { defaultBackoffMs } from '../lambda/support/pacer';
 import { TokenBucket } from '../lambda/support/rate-limiter';
 import { Defaults } from '../lib/private/contract';
@@ -41,6 +44,11 @@ const SIZES = (process.env.BENCH_SIZES ?? '100,500,2000').split(',').map(Number)
 const FAULT_SIZE = Number(process.env.BENCH_FAULT_SIZE ?? Math.max(...SIZES));
 const SDK_MAX_ATTEMPTS = Number(process.env.BENCH_SDK_MAX_ATTEMPTS ?? 1);
 const SHARED_SIZE = Number(process.env.BENCH_SHARED_SIZE ?? 500);
+const CASE_NAMES = ['limited', 'baseline', 'faults', 'shared', 'amb500'] as const;
+const CASES = new Set((process.env.BENCH_CASES ?? CASE_NAMES.join(',')).split(',').map((c) => c.trim()).filter((c) => c !== ''));
+for (const c of CASES) {
+  if (!(CASE_NAMES as readonly string[]).includes(c)) throw new Error(`BENCH_CASES must name cases of ${CASE_NAMES.join(', ')}, got ${c}`);
+}
 /** The share of the account's CreateSnapshots bucket left to the run in the `shared` case. */
 const SHARED_LIMIT = { capacity: 20, refillPerSecond: 2 };
 /** Instances per RunInstances call; moto makes one reservation of each call. */
@@ -62,6 +70,128 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     Object.assign(console, original);
   }
+}
+
+/** Where the execute phase's time went, in EC2 (unscaled) seconds unless named otherwise. */
+interface ExecTiming {
+  /** DescribeSnapshots calls of the ambiguous checks, the sum and the longest of their durations. */
+  readonly describeCalls: number;
+  readonly describeSeconds: number;
+  readonly describeMaxSeconds: number;
+  /** Time in which at least one instance waited for its check: from its failure to the listing that settled it. */
+  readonly checkWaitSeconds: number;
+  /** Of that, after the last instance's first attempt was sent (only retries are left to send then). */
+  readonly checkWaitAfterFirstsSeconds: number;
+  /** The mean of each ambiguous failure's wait. */
+  readonly checkWaitMeanSeconds: number;
+  /** From the start to the last instance's first CreateSnapshots, to the last CreateSnapshots sent, and from its answer to the end. */
+  readonly lastFirstSeconds: number;
+  readonly lastSentSeconds: number;
+  readonly tailSeconds: number;
+  /** Mean answer times in real (unscaled) milliseconds: CreateSnapshots, and the checks' DescribeSnapshots. */
+  readonly createRealMs: number;
+  readonly describeRealMs: number;
+  /** The run's refill rate (per EC2 second) when each CreateSnapshots was sent: mean and lowest. */
+  readonly rateMean: number;
+  readonly rateMin: number;
+}
+
+/**
+ * The handler's adapter, timing the execute phase's calls: CreateSnapshots (and the client bucket's rate at
+ * each), and the DescribeSnapshots of the ambiguous checks, whose filters name the instances they settle.
+ */
+class TimedEc2Adapter extends Ec2Adapter {
+  private startedAt = Date.now();
+  private lastSentAt = 0;
+  private lastFirstAt = 0;
+  private readonly sentTo = new Set<string>();
+  private lastAnsweredAt = 0;
+  private readonly createMs: number[] = [];
+  private readonly describeMs: number[] = [];
+  private readonly rates: number[] = [];
+  /** Instances whose last CreateSnapshots failed ambiguously: when, and the end of the last listing that named them. */
+  private readonly waiting = new Map<string, { failedAt: number; listedUntil?: number }>();
+  private readonly waits: Array<[number, number]> = [];
+
+  start(): void {
+    this.startedAt = Date.now();
+  }
+
+  async createSnapshots(params: CreateSnapshotsParams): Promise<string[]> {
+    const instanceId = params.InstanceSpecification.InstanceId;
+    this.settle(instanceId);
+    const sentAt = Date.now();
+    this.lastSentAt = sentAt;
+    if (!this.sentTo.has(instanceId)) {
+      this.sentTo.add(instanceId);
+      this.lastFirstAt = sentAt;
+    }
+    this.rates.push(this.buckets.mutate.currentRatePerSecond / TIME_SCALE);
+    try {
+      return await super.createSnapshots(params);
+    } catch (error) {
+      if (isAmbiguous(error)) this.waiting.set(instanceId, { failedAt: Date.now() });
+      throw error;
+    } finally {
+      this.lastAnsweredAt = Date.now();
+      this.createMs.push(this.lastAnsweredAt - sentAt);
+    }
+  }
+
+  async listSnapshotsMatching(filters: ReadonlyArray<{ readonly Name: string; readonly Values: readonly string[] }>) {
+    const startedAt = Date.now();
+    try {
+      return await super.listSnapshotsMatching(filters);
+    } finally {
+      const endedAt = Date.now();
+      this.describeMs.push(endedAt - startedAt);
+      for (const id of filters.find((f) => f.Name === `tag:${INSTANCE_ID_TAG}`)?.Values ?? []) {
+        const failure = this.waiting.get(id);
+        if (failure) failure.listedUntil = endedAt;
+      }
+    }
+  }
+
+  /** The instance's check is over (it is sent again, or the run ended): its wait ran to the last listing naming it. */
+  private settle(instanceId: string): void {
+    const failure = this.waiting.get(instanceId);
+    if (failure?.listedUntil !== undefined) this.waits.push([failure.failedAt, failure.listedUntil]);
+    this.waiting.delete(instanceId);
+  }
+
+  timing(endedAt: number = Date.now()): ExecTiming {
+    for (const id of [...this.waiting.keys()]) this.settle(id);
+    const ec2Seconds = (ms: number) => (ms / 1000) * TIME_SCALE;
+    const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+    const mean = (xs: readonly number[]) => (xs.length > 0 ? sum(xs) / xs.length : 0);
+    return {
+      describeCalls: this.describeMs.length,
+      describeSeconds: ec2Seconds(sum(this.describeMs)),
+      describeMaxSeconds: ec2Seconds(Math.max(0, ...this.describeMs)),
+      checkWaitSeconds: ec2Seconds(unionMs(this.waits)),
+      checkWaitAfterFirstsSeconds: ec2Seconds(unionMs(this.waits.map(([a, b]): [number, number] => [Math.max(a, this.lastFirstAt), b]))),
+      checkWaitMeanSeconds: ec2Seconds(mean(this.waits.map(([a, b]) => b - a))),
+      lastFirstSeconds: ec2Seconds(this.lastFirstAt - this.startedAt),
+      lastSentSeconds: ec2Seconds(this.lastSentAt - this.startedAt),
+      tailSeconds: ec2Seconds(endedAt - this.lastAnsweredAt),
+      createRealMs: mean(this.createMs),
+      describeRealMs: mean(this.describeMs),
+      rateMean: mean(this.rates),
+      rateMin: Math.min(...this.rates),
+    };
+  }
+}
+
+/** The length of the union of intervals (ms); empty or reversed intervals count nothing. */
+function unionMs(intervals: ReadonlyArray<[number, number]>): number {
+  let total = 0;
+  let reached = -Infinity;
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    const from = Math.max(a, reached);
+    if (b > from) total += b - from;
+    reached = Math.max(reached, b);
+  }
+  return total;
 }
 
 interface Row {
@@ -94,6 +224,42 @@ interface Row {
   readonly duplicates: number;
   /** Error codes of the instances that failed, with their counts. */
   readonly failureCodes: Record<string, number>;
+  /** Where the execute phase's time went (limited runs only). */
+  readonly timing?: ExecTiming;
+  /** The proxy's CreateSnapshots bucket left unused (EC2 seconds of refill), before and after the last first attempt. */
+  readonly unused: { readonly beforeFirstsSeconds: number; readonly afterFirstsSeconds: number };
+}
+
+/**
+ * The proxy's CreateSnapshots bucket replayed from its records (full at the first request): the refill lost
+ * to a full bucket, and the tokens left at the last request, in EC2 seconds of refill, split at the last
+ * instance's first attempt. Each such second is one the run's time exceeds (admitted - burst) / rate by.
+ */
+function unusedBucket(
+  records: readonly RequestRecord[], limit: { capacity: number; refillPerSecond: number },
+): { beforeFirstsSeconds: number; afterFirstsSeconds: number } {
+  const creates = records.filter((r) => r.action === 'CreateSnapshots');
+  const seen = new Set<string>();
+  let lastFirst = -1;
+  creates.forEach((r, i) => {
+    if (r.instanceId !== undefined && !seen.has(r.instanceId)) {
+      seen.add(r.instanceId);
+      lastFirst = i;
+    }
+  });
+  const perMs = (limit.refillPerSecond * TIME_SCALE) / 1000;
+  let tokens = limit.capacity;
+  let at = creates[0]?.atMs ?? 0;
+  const lost = [0, 0];
+  creates.forEach((r, i) => {
+    const refilled = tokens + (r.atMs - at) * perMs;
+    at = r.atMs;
+    lost[i <= lastFirst ? 0 : 1] += Math.max(0, refilled - limit.capacity);
+    tokens = Math.min(limit.capacity, refilled);
+    if (r.fault !== 'throttled') tokens -= 1;
+  });
+  lost[1] += Math.max(0, tokens);
+  return { beforeFirstsSeconds: lost[0] / limit.refillPerSecond, afterFirstsSeconds: lost[1] / limit.refillPerSecond };
 }
 
 /**
@@ -147,7 +313,7 @@ async function limitedRun(
   });
   try {
     const config = readConfig({ POLICY_ID, INSTANCE_TAGS: JSON.stringify({ [FLEET_TAG.Key]: FLEET_TAG.Value }) });
-    const ec2 = new Ec2Adapter(client, {
+    const ec2 = new TimedEc2Adapter(client, {
       describe: new TokenBucket(100, 20 * TIME_SCALE),
       mutate: new TokenBucket(config.mutateBurst, config.mutateRatePerSecond * TIME_SCALE),
     }, mutateClient);
@@ -158,6 +324,7 @@ async function limitedRun(
     const plan = await quietly(() => planRun(ec2, config, slot));
     const planSeconds = seconds(t0);
     const t1 = process.hrtime.bigint();
+    ec2.start();
     const outcomes = await quietly(() => executeRequests(ec2, plan.requests, {
       deadline: Date.now() + DEADLINE_MS,
       concurrency: config.concurrency,
@@ -172,10 +339,11 @@ async function limitedRun(
       },
     }));
     const execSeconds = seconds(t1);
+    const timing = ec2.timing();
     const all: InstanceOutcome[] = [...planErrorOutcomes(plan), ...outcomes];
     const pacerAttempts = outcomes.reduce((sum, o) => sum + (o.attempts ?? 0), 0);
     const limit = faults.limits?.mutate ?? { capacity: BURST, refillPerSecond: RATE };
-    return await verify(direct, proxy, fleet, slot, run, all, planSeconds, execSeconds, pacerAttempts, undefined, limit);
+    return { ...await verify(direct, proxy, fleet, slot, run, all, planSeconds, execSeconds, pacerAttempts, undefined, limit), timing };
   } finally {
     client.destroy();
     mutateClient.destroy();
@@ -261,6 +429,7 @@ async function verify(
     lost: noSet.filter((id) => !reported(id)).length,
     duplicates: [...sets.values()].filter((count) => count > 1).length,
     failureCodes,
+    unused: unusedBucket(proxy.records, limit),
   };
 }
 
@@ -316,6 +485,23 @@ function summary(r: Row): string {
     `throttled=${r.csThrottled}/${r.csSent} (${((100 * r.csThrottled) / Math.max(1, r.csSent)).toFixed(1)} %)`;
 }
 
+/**
+ * Where a run's execute phase went, in EC2 seconds: when the last first attempt and the last CreateSnapshots
+ * were sent, the tail after the last answer, the proxy's bucket left unused (before + after the last first
+ * attempt), the rate its tokens were used at after the burst, the run's own rate, the checks' waits (wall
+ * time with at least one instance waiting, and of that after the last first attempt), their DescribeSnapshots.
+ */
+function timeLine(r: Row, t: ExecTiming): string {
+  const usedRate = t.lastSentSeconds > 0 ? Math.max(0, r.admitted - r.burst) / t.lastSentSeconds : 0;
+  return `time ${r.run}: exec_s=${(r.execSeconds * TIME_SCALE).toFixed(1)} last_first_s=${t.lastFirstSeconds.toFixed(1)} ` +
+    `last_sent_s=${t.lastSentSeconds.toFixed(1)} tail_s=${t.tailSeconds.toFixed(1)} ` +
+    `unused_s=${r.unused.beforeFirstsSeconds.toFixed(1)}+${r.unused.afterFirstsSeconds.toFixed(1)} used_rate=${usedRate.toFixed(2)}/s ` +
+    `rate_mean=${t.rateMean.toFixed(2)} rate_min=${t.rateMin.toFixed(2)} ` +
+    `check_wait_s=${t.checkWaitSeconds.toFixed(1)} check_wait_after_firsts_s=${t.checkWaitAfterFirstsSeconds.toFixed(1)} ` +
+    `check_mean_s=${t.checkWaitMeanSeconds.toFixed(1)} describe_n=${t.describeCalls} describe_s=${t.describeSeconds.toFixed(1)} ` +
+    `describe_max_s=${t.describeMaxSeconds.toFixed(1)} real_ms: CreateSnapshots=${t.createRealMs.toFixed(1)} DescribeSnapshots=${t.describeRealMs.toFixed(1)}`;
+}
+
 async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   const moto = await startMoto();
@@ -325,21 +511,27 @@ async function main(): Promise<void> {
   try {
     const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
     const fleet: string[] = [];
-    for (const n of [...new Set(SIZES)].sort((a, b) => a - b)) {
+    // Without BENCH_CASES, the sizes of BENCH_SIZES (each case where its size is one of them); with it, only
+    // the sizes the chosen cases run at.
+    const sizes = process.env.BENCH_CASES === undefined ? SIZES : [
+      ...(CASES.has('limited') || CASES.has('baseline') ? SIZES : []),
+      ...(CASES.has('faults') ? [FAULT_SIZE] : []),
+      ...(SHARED_SIZE > 0 && (CASES.has('shared') || CASES.has('amb500')) ? [SHARED_SIZE] : []),
+    ];
+    for (const n of [...new Set(sizes)].sort((a, b) => a - b)) {
       const before = fleet.length;
       const seedSeconds = await seedTo(direct, imageId, fleet, n);
       seeding.push(`${before}->${n}: ${seedSeconds.toFixed(1)} s`);
       console.error(`seeded ${n} instances (+${n - before} in ${seedSeconds.toFixed(1)} s); running...`);
-      const runs = [
-        () => limitedRun(direct, moto, fleet, 'limited'),
-        () => baselineRun(direct, moto, fleet),
-        ...(n === FAULT_SIZE ? [() => limitedRun(direct, moto, fleet, 'faults', { throttleRate: 0.3, serverErrorRate: 0.05, seed: 42 })] : []),
-        ...(n === SHARED_SIZE ? [
-          () => limitedRun(direct, moto, fleet, 'shared', { limits: { mutate: SHARED_LIMIT }, serverErrorRate: 0.1, seed: 42 }),
-          () => limitedRun(direct, moto, fleet, 'amb500', { lateErrorRate: 0.1, seed: 43 }),
-        ] : []),
+      const atSize = SIZES.includes(n);
+      const runs: Array<[string, boolean, () => Promise<Row>]> = [
+        ['limited', atSize, () => limitedRun(direct, moto, fleet, 'limited')],
+        ['baseline', atSize, () => baselineRun(direct, moto, fleet)],
+        ['faults', n === FAULT_SIZE, () => limitedRun(direct, moto, fleet, 'faults', { throttleRate: 0.3, serverErrorRate: 0.05, seed: 42 })],
+        ['shared', n === SHARED_SIZE, () => limitedRun(direct, moto, fleet, 'shared', { limits: { mutate: SHARED_LIMIT }, serverErrorRate: 0.1, seed: 42 })],
+        ['amb500', n === SHARED_SIZE, () => limitedRun(direct, moto, fleet, 'amb500', { lateErrorRate: 0.1, seed: 43 })],
       ];
-      for (const run of runs) {
+      for (const [, , run] of runs.filter(([name, here]) => here && CASES.has(name))) {
         const t = process.hrtime.bigint();
         const row = await run();
         rows.push(row);
@@ -366,6 +558,7 @@ async function main(): Promise<void> {
     }
   }
   for (const r of rows.filter((x) => x.run === 'shared' || x.run === 'amb500')) console.log(summary(r));
+  for (const r of rows) if (r.timing) console.log(timeLine(r, r.timing));
   console.log(`seeding (RunInstances x${SEED_CHUNK}): ${seeding.join(', ')}`);
   console.log(`total ${seconds(started).toFixed(1)} s`);
 }
