@@ -3,10 +3,13 @@
 // does, injects throttling and server faults at seeded rates, makes chosen instances vanish and chosen
 // snapshots be in use, and records every request so benchmarks and tests can count what was sent. Late faults
 // let a CreateSnapshots reach moto (which makes the set) and then lose the answer: a 500, or a dropped
-// connection, as when EC2 did the work but the caller cannot know.
+// connection, as when EC2 did the work but the caller cannot know. With `snapshotLocks` it also keeps EBS
+// snapshot locks, which moto lacks (snapshot-locks.ts): it answers LockSnapshot, UnlockSnapshot and
+// DescribeLockedSnapshots itself and refuses DeleteSnapshot of a locked snapshot before moto sees it.
 import * as crypto from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { LOCK_ACTIONS, LockView, SnapshotLocks, SnapshotLocksOptions, snapshotLockedRefusal } from './snapshot-locks';
 
 /** EC2's documented request token buckets, per action family: burst capacity and refill per second. */
 export const EC2_LIMITS = {
@@ -19,14 +22,19 @@ export type ActionFamily = keyof typeof EC2_LIMITS;
 /** The family whose bucket an action draws from; actions of no family are not rate limited. */
 export function familyOf(action: string): ActionFamily | undefined {
   if (action === 'CreateSnapshots' || action === 'DeleteSnapshot') return 'mutate';
+  // EC2 counts the lock actions among its mutating actions.
+  if (action === 'LockSnapshot' || action === 'UnlockSnapshot') return 'mutate';
   if (action.startsWith('Describe')) return 'describe';
   return undefined;
 }
 
-export type Fault = 'throttled' | 'injected-throttle' | 'injected-error' | 'late-error' | 'late-drop' | 'vanished' | 'in-use';
+export type Fault = 'throttled' | 'injected-throttle' | 'injected-error' | 'late-error' | 'late-drop' | 'vanished' | 'in-use' | 'locked';
 
 /** The faults a test can plan for one request. */
 export type PlannedFault = 'injected-throttle' | 'injected-error' | 'late-error' | 'late-drop';
+
+/** The actions whose SnapshotId is recorded, and can be given a planned fault. */
+const SNAPSHOT_ACTIONS: ReadonlySet<string> = new Set(['DeleteSnapshot', 'LockSnapshot', 'UnlockSnapshot']);
 
 /** Faults decided before moto sees the request, and after: a late fault's request has done its work. */
 const LATE_FAULTS: ReadonlySet<Fault> = new Set(['late-error', 'late-drop']);
@@ -39,8 +47,10 @@ export interface RequestRecord {
   status: number;
   readonly instanceId?: string;
   readonly snapshotId?: string;
-  /** Why the proxy answered itself; absent when moto answered. */
+  /** Why the proxy refused the request itself; absent when moto or the lock emulation answered it. */
   readonly fault?: Fault;
+  /** The query parameters as sent, for the actions the lock emulation answers (the wire format). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface ActionCounters {
@@ -90,12 +100,19 @@ export interface FaultProxyOptions {
   readonly inUseSnapshotIds?: readonly string[];
   /** Replaces EC2's bucket sizes (before time scaling), for tests. */
   readonly limits?: Partial<Record<ActionFamily, { capacity: number; refillPerSecond: number }>>;
+  /**
+   * Emulates EBS snapshot locks (`{}` for the real clock, `{ now }` for another); without it lock actions pass
+   * to moto, which does not know them. @default - no lock emulation
+   */
+  readonly snapshotLocks?: SnapshotLocksOptions;
 }
 
 export interface FaultProxy {
   readonly endpoint: string;
   /** Every request, in the order its body arrived. */
   readonly records: RequestRecord[];
+  /** The lock emulation (its clock: `locks.advance(ms)`), present when `snapshotLocks` was given. */
+  readonly locks?: SnapshotLocks;
   /** Counters per action, from the records. */
   counters(): Record<string, ActionCounters>;
   /** Makes more instances vanish while the proxy runs. */
@@ -103,11 +120,13 @@ export interface FaultProxy {
   /** Makes a snapshot "in use by an AMI" while the proxy runs. */
   markInUse(snapshotId: string): void;
   /**
-   * The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot) gets an
-   * injected fault whatever the draws say: an InternalError unless `fault` says otherwise (a late fault
-   * lets the request reach moto first).
+   * The next request of `action` for this instance (CreateSnapshots) or snapshot (DeleteSnapshot, LockSnapshot,
+   * UnlockSnapshot) gets an injected fault whatever the draws say: an InternalError unless `fault` says
+   * otherwise (a late fault lets the request reach moto first).
    */
   failOnce(action: string, subjectId: string, fault?: PlannedFault): void;
+  /** A snapshot's lock and its state now; undefined when it has none or locks are not emulated. */
+  lockOf(snapshotId: string): LockView | undefined;
   stop(): Promise<void>;
 }
 
@@ -187,6 +206,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   // concurrent runs with the same seed see the same faults on the same requests.
   const sent = new Map<string, number>();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const locks = options.snapshotLocks ? new SnapshotLocks(options.snapshotLocks) : undefined;
 
   function answer(res: http.ServerResponse, status: number, code: string, message: string): void {
     const body = ec2ErrorXml(code, message);
@@ -217,6 +237,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     if (action === 'CreateSnapshots' && instanceId && vanished.has(instanceId)) return 'vanished';
     if (action === 'DeleteSnapshot' && snapshotId && inUse.has(snapshotId)) return 'in-use';
+    if (action === 'DeleteSnapshot' && snapshotId && locks?.deleteRefusal(snapshotId)) return 'locked';
     return undefined;
   }
 
@@ -232,9 +253,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       let record: RequestRecord | undefined;
       if (isQuery) {
         const instanceId = params?.get('InstanceSpecification.InstanceId') ?? undefined;
-        const snapshotId = action === 'DeleteSnapshot' ? params?.get('SnapshotId') ?? undefined : undefined;
+        const snapshotId = SNAPSHOT_ACTIONS.has(action) ? params?.get('SnapshotId') ?? undefined : undefined;
         const fault = decide(action, instanceId, snapshotId);
-        record = { atMs: nowMs() - startedAt, action, status: 0, instanceId, snapshotId, fault };
+        const sentParams = LOCK_ACTIONS.has(action) && params ? Object.fromEntries(params) : undefined;
+        record = { atMs: nowMs() - startedAt, action, status: 0, instanceId, snapshotId, fault, params: sentParams };
         records.push(record);
         switch (fault) {
           case 'throttled':
@@ -250,9 +272,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           case 'in-use':
             record.status = 400;
             return answer(res, 400, 'InvalidSnapshot.InUse', `The snapshot ${snapshotId} is currently in use by an AMI`);
+          case 'locked': {
+            const refusal = snapshotLockedRefusal(snapshotId!);
+            record.status = refusal.status;
+            return answer(res, refusal.status, refusal.code, refusal.message);
+          }
           default:
             break;
         }
+        if (locks && params && LOCK_ACTIONS.has(action)) return void answerLock(locks, res, record, params, req.headers.authorization);
       }
       const upstream = http.request({
         agent,
@@ -275,6 +303,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           return;
         }
         if (record) record.status = up.statusCode ?? 0;
+        // A snapshot moto has deleted takes its (expired) lock with it.
+        if (locks && record?.action === 'DeleteSnapshot' && record.snapshotId && record.status === 200) locks.forget(record.snapshotId);
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       });
@@ -286,6 +316,33 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       upstream.end(body);
     });
   });
+  /** The owner of a snapshot moto knows (DescribeSnapshots by id), or undefined; in the caller's region. */
+  async function lookupSnapshot(snapshotId: string, authorization: string | undefined): Promise<string | undefined> {
+    const body = new URLSearchParams({ 'Action': 'DescribeSnapshots', 'Version': '2016-11-15', 'SnapshotId.1': snapshotId }).toString();
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' };
+    // moto reads the region (and account) from the credential scope of the caller's signature.
+    if (authorization) headers.Authorization = authorization;
+    const res = await fetch(new URL('/', target), { method: 'POST', headers, body });
+    const text = await res.text();
+    if (res.status !== 200 || !text.includes(`<snapshotId>${snapshotId}</snapshotId>`)) return undefined;
+    return /<ownerId>([^<]*)<\/ownerId>/.exec(text)?.[1] ?? '';
+  }
+
+  async function answerLock(emulation: SnapshotLocks, res: http.ServerResponse, record: RequestRecord,
+    params: URLSearchParams, authorization: string | undefined): Promise<void> {
+    try {
+      const result = await emulation.answer(record.action, params, (id) => lookupSnapshot(id, authorization), crypto.randomUUID());
+      record.status = result.status;
+      if (result.refusal) return answer(res, result.status, result.refusal.code, result.refusal.message);
+      const body = result.body ?? '';
+      res.writeHead(result.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    } catch (error) {
+      record.status = 502;
+      answer(res, 502, 'ProxyError', error instanceof Error ? error.message : String(error));
+    }
+  }
+
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -300,6 +357,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     vanish: (instanceId) => { vanished.add(instanceId); },
     markInUse: (snapshotId) => { inUse.add(snapshotId); },
     failOnce: (action, subjectId, fault = 'injected-error') => { planned.set(`${action}:${subjectId}`, fault); },
+    locks,
+    lockOf: (snapshotId) => locks?.lockOf(snapshotId),
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
