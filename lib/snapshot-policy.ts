@@ -2,7 +2,7 @@
 import {
   Annotations, Duration, Names, RemovalPolicy, Stack, Tokenization,
   aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cw_actions, aws_iam as iam, aws_lambda as lambda,
-  aws_logs as logs, aws_s3 as s3, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns,
+  aws_logs as logs, aws_rbin as rbin, aws_s3 as s3, aws_scheduler as scheduler, aws_scheduler_targets as targets, aws_sns as sns,
   aws_sqs as sqs, aws_stepfunctions as sfn,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -186,6 +186,16 @@ export interface SnapshotPolicyProps {
   readonly dashboard?: boolean;
 
   /**
+   * Keep deleted snapshots of this policy in the Recycle Bin for this long, so a set deleted by the
+   * clean-up, or by anyone, can be brought back (`aws rbin list-resources`, `aws ec2 restore-snapshot-from-recycle-bin`).
+   * Creates an `AWS::Rbin::Rule` for EBS snapshots tagged with this policy's id. Between 1 and 365 days, in
+   * whole days. Snapshots in the Recycle Bin are billed as snapshots.
+   * @see https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin.html
+   * @default - no Recycle Bin rule: deleted snapshots are gone
+   */
+  readonly recycleBinRetention?: Duration;
+
+  /**
    * How each run and each clean-up is carried out: in one Lambda invocation, or as a Step Functions
    * execution in batches (for fleets beyond about 4,000 instances, or clean-ups of more than about 4,000
    * snapshots, which one invocation cannot reach within 15 minutes at EC2's CreateSnapshots and
@@ -219,6 +229,8 @@ export class SnapshotPolicy extends Construct {
   public readonly protectionAlarm?: cloudwatch.IAlarm;
   /** The dashboard of the policy, if `dashboard` is on. */
   public readonly dashboard?: cloudwatch.Dashboard;
+  /** The Recycle Bin rule that keeps this policy's deleted snapshots, if `recycleBinRetention` is set. */
+  public readonly recycleBinRule?: rbin.CfnRule;
   /** How old an instance's newest completed set may be before the instance counts as unprotected: `maxSetAge` or its default. */
   public readonly maxSetAge: Duration;
   /** The state machine of each run, with `Orchestration.STEP_FUNCTIONS`. */
@@ -282,6 +294,9 @@ export class SnapshotPolicy extends Construct {
 
     // Dashboard
     if (props.dashboard) this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { widgets: [this.widgets()] });
+
+    // Recycle Bin
+    if (props.recycleBinRetention) this.recycleBinRule = this.createRecycleBinRule(props.recycleBinRetention);
   }
 
   /**
@@ -515,6 +530,16 @@ export class SnapshotPolicy extends Construct {
     return new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Role of ${what} of snapshot policy ${this.policyId}`,
+    });
+  }
+
+  /** Deleted snapshots carrying this policy's id tag stay in the Recycle Bin for `retention`. */
+  private createRecycleBinRule(retention: Duration): rbin.CfnRule {
+    return new rbin.CfnRule(this, 'RecycleBinRule', {
+      resourceType: 'EBS_SNAPSHOT',
+      description: `Deleted snapshots of snapshot policy ${this.policyId}`,
+      resourceTags: [{ resourceTagKey: Tag.POLICY_ID, resourceTagValue: this.policyId }],
+      retentionPeriod: { retentionPeriodUnit: 'DAYS', retentionPeriodValue: retention.toDays() },
     });
   }
 

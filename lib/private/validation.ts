@@ -72,6 +72,13 @@ function checkDurations(props: SnapshotPolicyProps): string[] {
     if (ms < 86_400_000) problems.push(`orphanRetention must be at least 1 day, got ${props.orphanRetention.toHumanString()}`);
     else if (ms % 1000 !== 0) problems.push(`orphanRetention must be a whole number of seconds, got ${ms} milliseconds`);
   }
+  const recycle = props.recycleBinRetention;
+  if (recycle !== undefined && !recycle.isUnresolved()) {
+    const ms = recycle.toMilliseconds();
+    if (ms % 86_400_000 !== 0 || ms < 86_400_000 || ms > 365 * 86_400_000) {
+      problems.push(`recycleBinRetention must be a whole number of days between 1 and 365, got ${recycle.toHumanString()}`);
+    }
+  }
   return problems;
 }
 

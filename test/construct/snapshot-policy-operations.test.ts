@@ -75,6 +75,38 @@ describe('metric methods', () => {
   });
 });
 
+describe('recycle bin rule', () => {
+  test('is absent by default', () => {
+    const { policy, template } = build();
+    template.resourceCountIs('AWS::Rbin::Rule', 0);
+    expect(policy.recycleBinRule).toBeUndefined();
+  });
+
+  test('keeps deleted EBS snapshots that carry this policy\'s id for recycleBinRetention', () => {
+    const { stack, policy, template } = build({ policyName: 'db-nightly', recycleBinRetention: Duration.days(14) });
+    template.resourceCountIs('AWS::Rbin::Rule', 1);
+    template.hasResourceProperties('AWS::Rbin::Rule', {
+      ResourceType: 'EBS_SNAPSHOT',
+      ResourceTags: [{ ResourceTagKey: 'snapshot-policy:id', ResourceTagValue: 'db-nightly' }],
+      RetentionPeriod: { RetentionPeriodUnit: 'DAYS', RetentionPeriodValue: 14 },
+      Description: 'Deleted snapshots of snapshot policy db-nightly',
+    });
+    expect(stack.resolve(policy.recycleBinRule!.ref)).toEqual({ Ref: expect.stringMatching(/^NightlyRecycleBinRule/) });
+  });
+
+  test.each([
+    [Duration.hours(12), 'recycleBinRetention must be a whole number of days between 1 and 365, got 12 hours'],
+    [Duration.days(366), 'recycleBinRetention must be a whole number of days between 1 and 365, got 366 days'],
+    [Duration.hours(36), 'recycleBinRetention must be a whole number of days between 1 and 365, got 1 day 12 hours'],
+  ])('refuses a recycleBinRetention of %s', (recycleBinRetention, message) => {
+    expect(() => build({ recycleBinRetention })).toThrow(new Error(INVALID_PROPS + message));
+  });
+
+  test.each([Duration.days(1), Duration.days(365)])('accepts a recycleBinRetention of %s', (recycleBinRetention) => {
+    expect(() => build({ recycleBinRetention })).not.toThrow();
+  });
+});
+
 describe('tag protection statement', () => {
   test('denies setting or removing the policy\'s own snapshot tags except at creation, and leaves the hold tag alone', () => {
     const { stack, policy } = build();
