@@ -3,7 +3,7 @@
 // one compact JSON object: its error reads "... exceeded the 4KB limit. String measured: {"KEY":"value",...}",
 // and LocalStack, which mirrors it, counts json.dumps(variables) in UTF-8 with non-ASCII characters escaped.
 // So a JSON value (INSTANCE_TAGS) counts each of its quotes twice, and we count every non-ASCII character
-// as its \uXXXX escape, which is at least its size in UTF-8.
+// as its six-character \u escape, which is at least its size in UTF-8.
 
 /** Lambda's limit on a function's environment. */
 export const MAX_ENVIRONMENT_BYTES = 4096;
@@ -34,7 +34,7 @@ export function valueBytes(resolved: unknown): number {
 /** A string as a JSON string, non-ASCII characters escaped. */
 function quotedBytes(text: string): number {
   // JSON.stringify has escaped the control characters, so what is left outside printable ASCII is not ASCII.
-  return JSON.stringify(text).replace(/[^ -~]/g, '\\uXXXX').length;
+  return JSON.stringify(text).replace(/[^ -~]/g, '\\u0000').length;
 }
 
 /** The literal text of a value and how many tokens it holds besides. */

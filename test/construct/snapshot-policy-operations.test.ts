@@ -151,7 +151,7 @@ describe('dead-letter queue', () => {
 });
 
 describe('scheduler role', () => {
-  test('lives inside the construct, is assumable by EventBridge Scheduler of this account only, and invokes only the two functions', () => {
+  test('lives inside the construct, is assumable by EventBridge Scheduler for schedules of this account\'s default group only, and invokes only the two functions', () => {
     const { stack, policy, template } = build();
     const role = policy.node.findChild('SchedulerRole') as any;
     const roleArn = stack.resolve(role.roleArn);
@@ -161,7 +161,12 @@ describe('scheduler role', () => {
           Action: 'sts:AssumeRole',
           Effect: 'Allow',
           Principal: { Service: 'scheduler.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': '123456789012' },
+            ArnLike: {
+              'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:eu-west-1:123456789012:schedule-group/default']] },
+            },
+          },
         }],
       },
     });

@@ -299,24 +299,3 @@ describe('schedule warnings', () => {
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
   });
 });
-
-describe('scheduler role', () => {
-  test('may be assumed only by EventBridge Scheduler for schedules of this account\'s default group', () => {
-    const { template } = build();
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [{
-          Action: 'sts:AssumeRole',
-          Effect: 'Allow',
-          Principal: { Service: 'scheduler.amazonaws.com' },
-          Condition: {
-            StringEquals: { 'aws:SourceAccount': ENV.account },
-            ArnLike: {
-              'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:scheduler:${ENV.region}:${ENV.account}:schedule-group/default`]] },
-            },
-          },
-        }],
-      },
-    });
-  });
-});
