@@ -12,6 +12,7 @@ import { ownerOf } from '../lambda/logic/ownership';
 import { instanceFilters, planSnapshots } from '../lambda/logic/plan';
 import { protectionStatus } from '../lambda/logic/protection';
 import { startMoto } from '../test/support/moto-server';
+import { startRecordingProxy } from '../test/support/recording-proxy';
 
 const OUTDIR = path.join(__dirname, 'cdk.out');
 
@@ -210,9 +211,12 @@ async function main() {
   printPlacementMatrix(snapshotFn.env);
 
   const moto = await startMoto();
-  console.log(`\nmoto EC2 emulator on ${moto.endpoint} (pid ${moto.pid})`);
+  // moto has no snapshot locks, which every clean-up lists: the handlers reach it through a proxy that answers
+  // DescribeLockedSnapshots (test/support/recording-proxy.ts).
+  const proxy = await startRecordingProxy(moto.endpoint);
+  console.log(`\nmoto EC2 emulator on ${moto.endpoint} (pid ${moto.pid}), the handlers through ${proxy.endpoint}`);
   const awsEnv = {
-    AWS_ENDPOINT_URL_EC2: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'demo', AWS_SECRET_ACCESS_KEY: 'demo',
+    AWS_ENDPOINT_URL_EC2: proxy.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'demo', AWS_SECRET_ACCESS_KEY: 'demo',
   };
   Object.assign(process.env, awsEnv);
   const ec2 = new EC2Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' } });
@@ -277,6 +281,7 @@ async function main() {
       `${handMade.map((s) => `${s.SnapshotId} "${s.Description}"`).join(', ')}), none touched`);
     await printProtection(ec2, snapshotFn.env, cleanup, label);
   } finally {
+    await proxy.stop();
     await moto.stop();
   }
 }

@@ -1,10 +1,11 @@
 // The only module that talks to EC2: thin calls that turn SDK shapes into the plain data of model.ts.
 // Every call takes a token from the bucket of its action family before it is sent.
 import {
-  CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, EC2Client,
+  CreateSnapshotsCommand, DeleteSnapshotCommand, DescribeAvailabilityZonesCommand, DescribeLockedSnapshotsCommand, EC2Client,
   paginateDescribeInstances, paginateDescribeSnapshots, paginateDescribeVolumes, Snapshot, Tag,
 } from '@aws-sdk/client-ec2';
 import { Defaults } from '../../lib/private/contract';
+import { BLOCKING_LOCK_STATES, SnapshotLockInfo } from '../logic/locks';
 import { CreateSnapshotsParams, InstanceInfo, SnapshotInfo, Tags, VolumeInfo } from '../logic/model';
 import { TokenBucket } from '../support/rate-limiter';
 
@@ -188,6 +189,26 @@ export class Ec2Adapter {
       }
     }
     return snapshots;
+  }
+
+  /**
+   * The account's snapshot locks that are in force (not expired), paged by NextToken: the SDK has no
+   * paginator for DescribeLockedSnapshots.
+   */
+  async listSnapshotLocks(): Promise<SnapshotLockInfo[]> {
+    const locks: SnapshotLockInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      await this.buckets.describe.take();
+      const page = await this.client.send(new DescribeLockedSnapshotsCommand({
+        Filters: [{ Name: 'lock-state', Values: [...BLOCKING_LOCK_STATES] }], MaxResults: 1000, NextToken: nextToken,
+      }));
+      for (const s of page.Snapshots ?? []) {
+        if (s.SnapshotId) locks.push({ snapshotId: s.SnapshotId, lockState: s.LockState ?? '', lockExpiresOn: s.LockExpiresOn?.toISOString() });
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    return locks;
   }
 
   /** The IDs of this policy's snapshots that carry the hold tag (any value). */

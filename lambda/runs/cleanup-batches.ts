@@ -4,7 +4,7 @@
 //   delete-batch    deletes one batch of sets through the same code as the single-invocation clean-up,
 //                   leaving the sets put on hold since the plan;
 //   report-cleanup  adds the deletion results up and publishes the metrics.
-import { decideCleanup, deleteSets, DoomedSet, notReachedCount, protectionMetrics } from './cleanup';
+import { decideCleanup, deleteSets, DoomedSet, holdBackLocked, notReachedCount, protectionMetrics } from './cleanup';
 import type { BatchRef, PhaseContext } from './phase-context';
 import { Metric, Phase, PlanPrefix, Tag } from '../../lib/private/contract';
 import {
@@ -21,6 +21,8 @@ export interface CleanupPlanSummary {
   readonly slot: string;
   readonly setsKept: number;
   readonly setsToDelete: number;
+  /** Expired sets a snapshot lock keeps in place, left out of the batches (absent from plans of earlier versions). */
+  readonly setsLocked?: number;
   readonly snapshotsToDelete: number;
   /** Snapshots with this policy's id tag that are not its sets (logic/ownership.ts), never touched (the first 20). */
   readonly unrecognized: number;
@@ -59,6 +61,7 @@ export type CleanupReportResult = Omit<DeleteBatchResult, 'batch' | 'durationMs'
   readonly dryRun: boolean;
   readonly setsKept: number;
   readonly setsToDelete: number;
+  readonly setsLocked: number;
   readonly unrecognized: number;
   readonly batches: number;
 };
@@ -71,7 +74,7 @@ export async function planDeletions({ config, ec2, store }: PhaseContext, event:
   // The protection status is complete once the plan is: published now, not carried through the state machine.
   const protectionCounts = protectionMetrics(protection);
   publishCounts(config.policyId, protectionCounts.counts, protectionCounts.seconds);
-  const doomed: DoomedSet[] = deletionsOf(decisions);
+  const { toDelete: doomed, setsLocked } = await holdBackLocked(ec2, deletionsOf(decisions), new Date());
   const batches: BatchRef[] = [];
   for (const [index, sets] of cutSetBatches(doomed, config.batchSize).entries()) {
     const key = batchKey(PlanPrefix.CLEANUPS, config.policyId, slot, index);
@@ -82,6 +85,7 @@ export async function planDeletions({ config, ec2, store }: PhaseContext, event:
     slot,
     setsKept: decisions.filter((d) => d.action === 'keep').length,
     setsToDelete: doomed.filter((d) => !d.duplicates).length,
+    setsLocked,
     snapshotsToDelete: snapshotCount(doomed),
     unrecognized: unrecognized.length,
     unrecognizedIds: unrecognized.slice(0, MAX_REPORTED_FAILURES).map((u) => u.snapshot.snapshotId),
@@ -130,6 +134,7 @@ export async function reportCleanup({ config }: PhaseContext, event: ReportClean
     dryRun: config.dryRun,
     setsKept: event.plan.setsKept + total.setsHeld,
     setsToDelete: event.plan.setsToDelete,
+    setsLocked: event.plan.setsLocked ?? 0,
     unrecognized: event.plan.unrecognized,
     ...total,
     skipped: total.skipped.slice(0, 10 * MAX_REPORTED_FAILURES),

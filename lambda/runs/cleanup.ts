@@ -5,6 +5,7 @@
 import { Defaults, Metric, Tag } from '../../lib/private/contract';
 import type { Ec2Adapter } from '../adapters/ec2';
 import { decideSets, Deletion, deletionsOf, groupSets, SetDecision, UnrecognizedSnapshot } from '../logic/decide-sets';
+import { locksInForce, withoutLockedSets } from '../logic/locks';
 import { ownerOf } from '../logic/ownership';
 import { instanceFilters } from '../logic/plan';
 import { protectionStatus, ProtectionStatus } from '../logic/protection';
@@ -21,6 +22,8 @@ export interface CleanupReport {
   readonly policyId: string;
   readonly dryRun: boolean;
   readonly setsKept: number;
+  /** Expired sets left in place because a snapshot lock forbids their deletion; deleted once it ends. */
+  readonly setsLocked: number;
   readonly setsDeleted: number;
   readonly snapshotsDeleted: number;
   /** Snapshots left in place this run (in use by an AMI, or a failed delete); tried again next run. */
@@ -146,6 +149,26 @@ function logUnrecognized(unrecognized: readonly UnrecognizedSnapshot[]): void {
 }
 
 /**
+ * Holds back the deletions a snapshot lock forbids (whoever put it): one DescribeLockedSnapshots listing,
+ * and only when there is something to delete. Each held-back set is logged with the end of its last lock.
+ */
+export async function holdBackLocked(
+  ec2: Ec2Adapter, doomed: readonly DoomedSet[], now: Date,
+): Promise<{ toDelete: DoomedSet[]; setsLocked: number }> {
+  if (doomed.length === 0) return { toDelete: [], setsLocked: 0 };
+  const { toDelete, locked } = withoutLockedSets(doomed, locksInForce(await ec2.listSnapshotLocks(), now));
+  for (const { deletion, lockedUntil } of locked) {
+    log('set-locked', {
+      instanceId: deletion.instanceId,
+      slot: deletion.slot,
+      snapshotIds: deletion.snapshotIds,
+      lockedUntil: Number.isFinite(lockedUntil) ? new Date(lockedUntil).toISOString() : null,
+    }, 'WARN');
+  }
+  return { toDelete, setsLocked: locked.filter((l) => !l.deletion.duplicates).length };
+}
+
+/**
  * Deletes the snapshots of the given sets under the mutation bucket. A snapshot already gone counts as
  * deleted (a retried batch); one in use by an AMI, failed or not reached before the deadline is skipped,
  * reported, and tried again next run. A set counts as deleted when all its snapshots are.
@@ -183,12 +206,13 @@ export async function deleteSets(
 /** One whole clean-up in one invocation: decides every set, deletes the expired ones, publishes and logs. */
 export async function cleanup(ec2: Ec2Adapter, config: PolicyConfig, now: Date, deadline: number): Promise<CleanupReport> {
   const { decisions, unrecognized, untaggedInstanceIds, protection } = await decideCleanup(ec2, config, now);
-  const doomed = deletionsOf(decisions);
-  const deletions = await deleteSets(ec2, config, doomed, deadline);
+  const { toDelete, setsLocked } = await holdBackLocked(ec2, deletionsOf(decisions), now);
+  const deletions = await deleteSets(ec2, config, toDelete, deadline);
   const report: CleanupReport = {
     policyId: config.policyId,
     dryRun: config.dryRun,
     setsKept: decisions.filter((d) => d.action === 'keep').length,
+    setsLocked,
     ...deletions,
     unrecognized: unrecognized.slice(0, MAX_LISTED).map((u) => u.snapshot.snapshotId),
     unrecognizedCount: unrecognized.length,

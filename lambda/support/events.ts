@@ -316,6 +316,7 @@ const CLEANUP_PLAN_FIELDS = fieldsOf<CleanupPlanSummary>({
   slot: true,
   setsKept: true,
   setsToDelete: true,
+  setsLocked: true,
   snapshotsToDelete: true,
   unrecognized: true,
   unrecognizedIds: true,
@@ -339,6 +340,7 @@ export function checkReportCleanupEvent(event: unknown, now: Date): ReportCleanu
   idsField(CLEANUPS, 'plan.unrecognizedIds', plan.unrecognizedIds);
   // A plan made before the update that added them (an execution running across a deployment) has neither.
   if (plan.untagged !== undefined) wholeNumber(CLEANUPS, 'plan.untagged', plan.untagged);
+  if (plan.setsLocked !== undefined) wholeNumber(CLEANUPS, 'plan.setsLocked', plan.setsLocked);
   if (plan.untaggedInstanceIds !== undefined) idsField(CLEANUPS, 'plan.untaggedInstanceIds', plan.untaggedInstanceIds);
   batchRefsField(CLEANUPS, 'plan.batches', plan.batches, PlanPrefix.CLEANUPS, slot);
   list(CLEANUPS, 'results', fields.results).forEach((result, i) => deleteResultField(CLEANUPS, `results[${i}]`, result, slot));

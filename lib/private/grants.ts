@@ -42,12 +42,15 @@ export function grantSnapshot(scope: Construct, role: iam.IRole, policyId: strin
   statements.forEach((s) => role.addToPrincipalPolicy(s));
 }
 
-/** List the policy's snapshots and the instances, and delete only snapshots tagged with the policy id. */
+/**
+ * List the policy's snapshots, their locks and the instances, and delete only snapshots tagged with the
+ * policy id.
+ */
 export function grantCleanup(scope: Construct, role: iam.IRole, policyId: string): void {
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     sid: 'DescribePolicySnapshots',
     // Describe actions support no resource-level permissions.
-    actions: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+    actions: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances', 'ec2:DescribeLockedSnapshots'],
     resources: ['*'],
   }));
   role.addToPrincipalPolicy(new iam.PolicyStatement({

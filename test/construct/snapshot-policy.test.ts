@@ -354,7 +354,7 @@ describe('cleanup role', () => {
       {
         Sid: 'DescribePolicySnapshots',
         Effect: 'Allow',
-        Action: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+        Action: ['ec2:DescribeSnapshots', 'ec2:DescribeInstances', 'ec2:DescribeLockedSnapshots'],
         Resource: '*',
       },
       {

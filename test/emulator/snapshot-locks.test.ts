@@ -347,12 +347,11 @@ test('lock actions go through the faults and buckets like others: a planned faul
   expect(p.counters().UnlockSnapshot).toMatchObject({ requests: 1, throttled: 1, bucketThrottled: 1 });
 });
 
-test('without snapshotLocks the proxy keeps no locks and passes lock actions to moto', async () => {
+test('without snapshotLocks the proxy still emulates locks, on the real clock', async () => {
   const { proxy: p, ec2 } = await proxy({});
   const id = await newSnapshot();
-  const result = await outcome(ec2.send(lock({ SnapshotId: id, LockMode: 'governance', LockDuration: 1 })));
-  expect(result.name).not.toBe('ok');
-  expect(p.locks).toBeUndefined();
-  expect(p.lockOf(id)).toBeUndefined();
-  expect(await outcome(ec2.send(new DeleteSnapshotCommand({ SnapshotId: id })))).toMatchObject({ name: 'ok' });
+  expect(await outcome(ec2.send(lock({ SnapshotId: id, LockMode: 'governance', LockDuration: 1 })))).toMatchObject({ name: 'ok' });
+  expect(p.lockOf(id)).toMatchObject({ lockState: 'governance' });
+  expect(Math.abs(p.locks.now() - Date.now())).toBeLessThan(60_000);
+  expect(await outcome(ec2.send(new DeleteSnapshotCommand({ SnapshotId: id })))).toMatchObject({ name: 'SnapshotLocked' });
 });

@@ -3,7 +3,8 @@
 // Location and OutpostArn), captured after signing. Then the error codes moto cannot produce, from
 // aws-sdk-client-mock: an in-use snapshot for the clean-up, throttling for the snapshot run.
 import {
-  AttachVolumeCommand, CreateSnapshotsCommand, CreateVolumeCommand, DeleteSnapshotCommand, DescribeInstancesCommand, DescribeSnapshotsCommand,
+  AttachVolumeCommand, CreateSnapshotsCommand, CreateVolumeCommand, DeleteSnapshotCommand, DescribeInstancesCommand, DescribeLockedSnapshotsCommand,
+  DescribeSnapshotsCommand,
   EC2Client,
   EC2ServiceException,
 } from '@aws-sdk/client-ec2';
@@ -241,6 +242,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     });
     // No instance carries the policy's tags any more: every set is an orphan, still within orphanRetention.
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    mock.on(DescribeLockedSnapshotsCommand).resolves({ Snapshots: [] });
     mock.on(DescribeSnapshotsCommand).resolves({
       Snapshots: [
         snapshot('snap-1a', '2026-01-01T03:00:00Z'), snapshot('snap-1b', '2026-01-01T03:00:00Z'),
@@ -259,6 +261,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
       policyId: 'p',
       dryRun: false,
       setsKept: 1,
+      setsLocked: 0,
       setsDeleted: 1,
       snapshotsDeleted: 3,
       snapshotsSkipped: [{ snapshotId: 'snap-1a', error: 'InvalidSnapshot.InUse: The snapshot snap-1a is currently in use by ami-0123456789abcdef0' }],
@@ -282,6 +285,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     // 4,000 expired one-snapshot sets, every deletion refused: the summary once grew by each of them.
     const slots = Array.from({ length: 4001 }, (_, i) => new Date(Date.UTC(2015, 0, 1) + i * 3_600_000).toISOString().replace('.000', ''));
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    mock.on(DescribeLockedSnapshotsCommand).resolves({ Snapshots: [] });
     mock.on(DescribeSnapshotsCommand).resolves({
       Snapshots: slots.map((slot, i) => ({
         SnapshotId: `snap-${String(i).padStart(17, '0')}`,

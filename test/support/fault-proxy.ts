@@ -101,8 +101,8 @@ export interface FaultProxyOptions {
   /** Replaces EC2's bucket sizes (before time scaling), for tests. */
   readonly limits?: Partial<Record<ActionFamily, { capacity: number; refillPerSecond: number }>>;
   /**
-   * Emulates EBS snapshot locks (`{}` for the real clock, `{ now }` for another); without it lock actions pass
-   * to moto, which does not know them. @default - no lock emulation
+   * The clock of the EBS snapshot lock emulation (moto has none): every clean-up lists locks, so the proxy
+   * always answers the lock actions. @default - the real clock
    */
   readonly snapshotLocks?: SnapshotLocksOptions;
 }
@@ -111,8 +111,8 @@ export interface FaultProxy {
   readonly endpoint: string;
   /** Every request, in the order its body arrived. */
   readonly records: RequestRecord[];
-  /** The lock emulation (its clock: `locks.advance(ms)`), present when `snapshotLocks` was given. */
-  readonly locks?: SnapshotLocks;
+  /** The lock emulation (its clock: `locks.advance(ms)`). */
+  readonly locks: SnapshotLocks;
   /** Counters per action, from the records. */
   counters(): Record<string, ActionCounters>;
   /** Makes more instances vanish while the proxy runs. */
@@ -206,7 +206,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   // concurrent runs with the same seed see the same faults on the same requests.
   const sent = new Map<string, number>();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const locks = options.snapshotLocks ? new SnapshotLocks(options.snapshotLocks) : undefined;
+  const locks = new SnapshotLocks(options.snapshotLocks ?? {});
 
   function answer(res: http.ServerResponse, status: number, code: string, message: string): void {
     const body = ec2ErrorXml(code, message);
@@ -358,7 +358,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     markInUse: (snapshotId) => { inUse.add(snapshotId); },
     failOnce: (action, subjectId, fault = 'injected-error') => { planned.set(`${action}:${subjectId}`, fault); },
     locks,
-    lockOf: (snapshotId) => locks?.lockOf(snapshotId),
+    lockOf: (snapshotId) => locks.lockOf(snapshotId),
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,7 +1,10 @@
 // An HTTP proxy in front of the EC2 emulator that keeps every request it forwards, with moto's status, so a
 // test can read the exact query parameters a bundled handler sent: its SDK client is out of the test's reach.
+import * as crypto from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { ec2ErrorXml } from './fault-proxy';
+import { SnapshotLocks } from './snapshot-locks';
 
 export interface RecordedRequest {
   /** The EC2 action, from the query body's `Action`. */
@@ -35,6 +38,9 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       const text = body.toString('utf8');
       const params = new URLSearchParams(text);
       const record = (status: number) => records.push({ action: params.get('Action') ?? '', params, body: text, status });
+      // moto has no snapshot locks, and every clean-up lists them: this proxy puts no lock, so the faithful
+      // answer is an empty listing (the fault proxy emulates locking itself).
+      if (params.get('Action') === 'DescribeLockedSnapshots') return void answerLocks(params, res, record);
       const forward = http.request({
         hostname: upstream.hostname,
         port: upstream.port,
@@ -55,6 +61,15 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       forward.end(body);
     });
   });
+  const locks = new SnapshotLocks();
+  async function answerLocks(params: URLSearchParams, res: http.ServerResponse, record: (status: number) => void): Promise<void> {
+    const answer = await locks.answer('DescribeLockedSnapshots', params, async () => undefined, crypto.randomUUID());
+    const body = answer.refusal ? ec2ErrorXml(answer.refusal.code, answer.refusal.message) : answer.body ?? '';
+    res.writeHead(answer.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    record(answer.status);
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
