@@ -230,7 +230,11 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
     for (const spy of silence) spy.mockRestore();
   });
 
-  test('the clean-up skips and reports a snapshot in use by an AMI, deletes the rest, and does not count its set as deleted', async () => {
+  test.each([
+    ['in use by an AMI', 'InvalidSnapshot.InUse', 'The snapshot snap-1a is currently in use by ami-0123456789abcdef0'],
+    // A lock put after the clean-up listed the locks.
+    ['locked', 'SnapshotLocked', 'The snapshot \'snap-1a\' is locked and can\'t be deleted.'],
+  ])('the clean-up skips and reports a snapshot %s, deletes the rest, and does not count its set as deleted', async (_what, code, message) => {
     const client = new EC2Client({ region: 'us-east-1' });
     const mock = mockClient(client);
     const snapshot = (id: string, slot: string) => ({
@@ -251,8 +255,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
       ],
     });
     mock.on(DeleteSnapshotCommand).resolves({});
-    mock.on(DeleteSnapshotCommand, { SnapshotId: 'snap-1a' })
-      .rejects(ec2Error('InvalidSnapshot.InUse', 'The snapshot snap-1a is currently in use by ami-0123456789abcdef0', 400));
+    mock.on(DeleteSnapshotCommand, { SnapshotId: 'snap-1a' }).rejects(ec2Error(code, message, 400));
     const config = readConfig({ POLICY_ID: 'p', INSTANCE_TAGS: '{"Backup":"nightly"}', RETENTION: '{"last":1}' });
 
     const report = await cleanup(new Ec2Adapter(client, defaultBuckets()), config, new Date('2026-01-10T00:00:00Z'), Date.now() + 60_000);
@@ -264,7 +267,7 @@ describe('error codes moto cannot produce (aws-sdk-client-mock)', () => {
       setsLocked: 0,
       setsDeleted: 1,
       snapshotsDeleted: 3,
-      snapshotsSkipped: [{ snapshotId: 'snap-1a', error: 'InvalidSnapshot.InUse: The snapshot snap-1a is currently in use by ami-0123456789abcdef0' }],
+      snapshotsSkipped: [{ snapshotId: 'snap-1a', error: `${code}: ${message}` }],
       unrecognized: [],
       unrecognizedCount: 0,
       untaggedInstanceIds: [],
